@@ -1,0 +1,93 @@
+"""The ``amup`` config node: a dataclass that is also Hydra's structured config."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Optional
+
+MEASURES = ("minimal_path", "longest_path", "blocks")
+HEAD_INITS = ("fan_in", "zero")
+LR_RULES = ("law",)
+
+
+@dataclass
+class AmupConfig:
+    """Everything AM-muP needs beyond the model itself (DESIGN 2.2-2.5).
+
+    scheme: parametrization (``am_mup``; ``standard`` is timm's own init and one global LR).
+    k_exponent: branch variance is cut to 1/K**k_exponent (1: the paper, 2: official BasicBlock).
+    c: He gain, Var[W] = c / fan_in.
+    head_init: classifier init, ``fan_in`` (Var = 1/fan_in) or ``zero``.
+    measure: depth measure used by the LR rule (``minimal_path``, ``longest_path``, ``blocks``).
+    exponent: depth-law exponent, lr = ref_lr * (L / L_ref) ** exponent.
+    ref_model / ref_kwargs / ref_depth: the reference architecture (a timm name and kwargs, or
+        the target family at another depth).
+    ref_lr / ref_run: the reference LR, by hand or read from a finished run.
+    width: apply muP width multipliers relative to the reference's width.
+    K / L / L_ref: pin the number of branches and the depths by hand.
+    """
+
+    scheme: str = "am_mup"
+    k_exponent: float = 1.0
+    c: float = 2.0
+    head_init: str = "fan_in"
+    measure: str = "minimal_path"
+    exponent: float = -1.5
+    ref_model: Optional[str] = None
+    ref_kwargs: dict[str, Any] = field(default_factory=dict)
+    ref_depth: Optional[int] = None
+    ref_lr: Optional[float] = None
+    ref_run: Optional[str] = None
+    width: bool = True
+    K: Optional[int] = None
+    L: Optional[float] = None
+    L_ref: Optional[float] = None
+    lr_rule: str = "law"
+
+    def __post_init__(self) -> None:
+        from .schemes import SCHEMES
+
+        checks = [("scheme", self.scheme, tuple(SCHEMES)), ("measure", self.measure, MEASURES),
+                  ("head_init", self.head_init, HEAD_INITS), ("lr_rule", self.lr_rule, LR_RULES)]
+        for key, value, allowed in checks:
+            if value not in allowed:
+                raise ValueError(f"amup.{key}={value!r} is not one of {list(allowed)}")
+        if self.ref_lr is not None and self.ref_run is not None:
+            raise ValueError("amup.ref_lr and amup.ref_run are both set; give one of them")
+        if self.ref_model is not None and self.ref_depth is not None:
+            raise ValueError("amup.ref_model and amup.ref_depth are both set; give one of them")
+        if self.ref_lr is not None and self.ref_lr <= 0:
+            raise ValueError(f"amup.ref_lr={self.ref_lr} must be positive")
+
+    @property
+    def has_reference_model(self) -> bool:
+        return self.ref_model is not None or self.ref_depth is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def to_config(amup: AmupConfig | dict | None) -> AmupConfig:
+    """An ``AmupConfig`` from a config, a dict or an OmegaConf node; a misspelt key fails."""
+    if amup is None:
+        return AmupConfig()
+    if isinstance(amup, AmupConfig):
+        return amup
+    try:
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(amup, DictConfig):
+            amup = OmegaConf.to_container(amup, resolve=True)
+    except ImportError:  # pragma: no cover - omegaconf is a dependency
+        pass
+    known = {f.name for f in fields(AmupConfig)}
+    unknown = sorted(set(amup) - known)
+    if unknown:
+        import difflib
+
+        hints = [f"{k!r} (did you mean {difflib.get_close_matches(k, known, 1)[0]!r}?)"
+                 if difflib.get_close_matches(k, known, 1) else repr(k) for k in unknown]
+        raise ValueError(f"unknown amup option(s) {', '.join(hints)}; known: {sorted(known)}")
+    amup = dict(amup)
+    amup["ref_kwargs"] = dict(amup.get("ref_kwargs") or {})
+    return AmupConfig(**amup)

@@ -1,0 +1,171 @@
+"""The reference model and the depth law lr = ref_lr * (L / L_ref) ** exponent (DESIGN 2.4)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import timm
+import torch
+from torch import nn
+
+from .config import AmupConfig
+from .report import ModelReport, describe
+
+DEPTH_KWARGS = ("depth", "num_blocks", "depths", "layers")
+_INT_DEPTH_ARGS = ("depth", "num_blocks")
+_NAMED_DEPTH = re.compile(r"^(resnetv2_|seresnet|resnext|wide_resnet|resnet|vgg)(\d+)(.*)$")
+
+
+@dataclass
+class Reference:
+    """A reference architecture: a timm name and its kwargs."""
+
+    model: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Transfer:
+    """A transferred learning rate and everything it was computed from."""
+
+    lr: float
+    ref_lr: float
+    L: float
+    L_ref: float
+    K: int
+    K_ref: int
+    measure: str
+    exponent: float
+    scheme: str
+    ref_model: str
+    ref_kwargs: dict[str, Any]
+    depths: dict[str, int]
+    ref_depths: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_meta(name: str, **kwargs: Any) -> nn.Module:
+    """A timm model on the meta device (no memory, no weights), with a clear unknown-name error."""
+    check_model_name(name)
+    with torch.device("meta"):
+        return timm.create_model(name, pretrained=False, **kwargs)
+
+
+def check_model_name(name: str) -> None:
+    """Raise a ValueError naming close matches if ``name`` is not in timm's registry."""
+    if timm.is_model(name):
+        return
+    import difflib
+
+    close = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.6)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(f"unknown timm model {name!r}.{hint} List names with "
+                     f"timm.list_models('{name[:4]}*').")
+
+
+def _int_depth_arg(model: nn.Module) -> str | None:
+    params = inspect.signature(type(model).__init__).parameters
+    for arg in _INT_DEPTH_ARGS:
+        if arg in params and isinstance(params[arg].default, int):
+            return arg
+    return None
+
+
+def resolve_reference(name: str, kwargs: dict[str, Any], cfg: AmupConfig,
+                      target: nn.Module | None = None) -> Reference | None:
+    """The reference architecture of DESIGN 2.4 (a)-(c), or None when there is none."""
+    if cfg.ref_model is not None:
+        check_model_name(cfg.ref_model)
+        return Reference(cfg.ref_model, dict(cfg.ref_kwargs))
+    if cfg.ref_depth is None:
+        return None
+    target = target if target is not None else build_meta(name, **kwargs)
+    arg = _int_depth_arg(target)
+    if arg is not None:  # (a) constructors with an int depth
+        return Reference(name, {**kwargs, **cfg.ref_kwargs, arg: int(cfg.ref_depth)})
+    m = _NAMED_DEPTH.match(name)
+    if m is not None:  # (b) families that name their depth
+        prefix, _, suffix = m.groups()
+        ref = f"{prefix}{cfg.ref_depth}{suffix}"
+        if timm.is_model(ref):
+            return Reference(ref, {**kwargs, **cfg.ref_kwargs})
+        depths = sorted({int(x.group(2)) for x in map(_NAMED_DEPTH.match, timm.list_models(
+            f"{prefix}*{suffix}")) if x and x.group(1) == prefix and x.group(3) == suffix})
+        raise ValueError(f"amup.ref_depth={cfg.ref_depth}: {ref!r} is not in timm's registry; "
+                         f"depths that exist for {prefix}*{suffix}: {depths}. Use one of them, "
+                         "or name the reference with amup.ref_model (and amup.ref_kwargs).")
+    raise ValueError(
+        f"amup.ref_depth={cfg.ref_depth}: cannot derive a reference from {name!r}: its "
+        f"constructor ({type(target).__name__}) takes no int `depth` and its name does not "
+        f"carry its depth. Name the reference with amup.ref_model=<timm name> and "
+        f"amup.ref_kwargs (e.g. the same family with fewer blocks).")
+
+
+def width_twin_kwargs(kwargs: dict[str, Any], ref: Reference) -> dict[str, Any]:
+    """The target's kwargs overridden by the reference's non-depth kwargs."""
+    return {**kwargs, **{k: v for k, v in ref.kwargs.items() if k not in DEPTH_KWARGS}}
+
+
+def depth_of(report: ModelReport, measure: str, pinned: float | None = None) -> float:
+    """The depth used by the law: a pinned value, else the report's measure."""
+    if pinned is not None:
+        return float(pinned)
+    value = report.depth[measure]
+    if value <= 0:
+        raise ValueError(f"{report.model} has {measure}={value}; pick another amup.measure "
+                         "or pin amup.L / amup.L_ref by hand")
+    return float(value)
+
+
+def law(ref_lr: float, L: float, L_ref: float, exponent: float = -1.5) -> float:
+    """The depth law lr = ref_lr * (L / L_ref) ** exponent."""
+    return ref_lr * (L / L_ref) ** exponent
+
+
+def transfer_lr(model: nn.Module | str, amup: AmupConfig | dict | None = None, *,
+                ref_lr: float | None = None, optimizer: str = "sgd",
+                **timm_kwargs: Any) -> Transfer:
+    """The LR for ``model`` transferred from its reference through the depth law.
+
+    ``model`` is a model from ``amup_timm.create_model`` (its name, kwargs and amup config are
+    reused) or a timm name with ``timm_kwargs``. ``ref_lr`` defaults to ``amup.ref_lr``.
+    With no reference model, the target is its own reference (lr = ref_lr).
+    """
+    from .config import to_config
+    from .schemes import get_scheme
+
+    if isinstance(model, str):
+        name, kwargs, cfg = model, dict(timm_kwargs), to_config(amup)
+        target = build_meta(name, **kwargs)
+        report = describe(target)
+    else:
+        state = model.amup
+        name, kwargs, report, target = state.name, state.kwargs, state.report, model
+        cfg = to_config(amup) if amup is not None else state.config
+    ref_lr = cfg.ref_lr if ref_lr is None else ref_lr
+    if ref_lr is None:
+        raise ValueError("no reference LR: set amup.ref_lr=<LR tuned on the reference> or "
+                         "amup.ref_run=<run or multirun directory of the reference sweep>")
+    ref = resolve_reference(name, kwargs, cfg, target)
+    if ref is None:
+        ref, ref_report = Reference(name, kwargs), report
+    else:
+        ref_report = describe(build_meta(ref.model, **ref.kwargs))
+    scheme = get_scheme(cfg.scheme)
+    exponent = scheme.depth_exponent(cfg, optimizer)
+    if exponent == -1.5 and optimizer.lower() not in ("sgd", "momentum", "sgd_plain"):
+        warnings.warn(f"the -3/2 depth law is a plain-SGD result; applying it to {optimizer!r} "
+                      "(fits are recorded per optimizer)", stacklevel=2)
+    L = depth_of(report, cfg.measure, cfg.L)
+    L_ref = depth_of(ref_report, cfg.measure, cfg.L_ref)
+    return Transfer(lr=law(ref_lr, L, L_ref, exponent), ref_lr=ref_lr, L=L, L_ref=L_ref,
+                    K=cfg.K if cfg.K is not None else report.num_branches,
+                    K_ref=ref_report.num_branches, measure=cfg.measure, exponent=exponent,
+                    scheme=cfg.scheme, ref_model=ref.model, ref_kwargs=ref.kwargs,
+                    depths=dict(report.depth), ref_depths=dict(ref_report.depth))

@@ -1,0 +1,142 @@
+"""muP width multipliers (DESIGN 2.5), computed as microsoft/mup's set_base_shapes/MuSGD/MuAdam.
+
+Base shapes come from a *width twin* (the target at the target depth with the reference's
+width kwargs). A dimension whose size differs from the twin's is "infinite"; a parameter
+with one such dimension is vector-like, with two matrix-like (dims 0 and 1 are fan-out and
+fan-in). At equal widths nothing is infinite and every multiplier is exactly 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+ADAM_LIKE = ("adam", "adamw", "nadam", "nadamw", "radam", "lamb", "lambw", "adan", "adopt")
+
+
+@dataclass(frozen=True)
+class WidthMult:
+    """muP multipliers of one parameter relative to its base shape."""
+
+    ninf: int
+    fan_in: float = 1.0  # width multiplier of dim 1 (1 if finite)
+    fan_out: float = 1.0  # width multiplier of dim 0 (1 if finite)
+    main: float = 1.0  # multiplier of the last infinite dim (mup's InfShape.width_mult)
+
+    def lr(self, optimizer: str) -> float:
+        """LR multiplier: MuSGD for SGD-like optimizers, MuAdam for Adam-like ones."""
+        if is_adam_like(optimizer):
+            return 1.0 / self.main if self.ninf == 2 else 1.0
+        if self.ninf == 1:
+            return self.main
+        if self.ninf == 2:
+            return self.fan_out / self.fan_in
+        return 1.0
+
+    def weight_decay(self, optimizer: str) -> float:
+        """Weight-decay multiplier (mup with coupled decay; AdamW hidden x width_mult)."""
+        if is_adam_like(optimizer):
+            return self.main if self.ninf == 2 else 1.0
+        if self.ninf == 1:
+            return 1.0 / self.main
+        if self.ninf == 2:
+            return self.fan_in / self.fan_out
+        return 1.0
+
+
+def is_adam_like(optimizer: str) -> bool:
+    """Whether timm's optimizer name ``optimizer`` gets muP's Adam rule."""
+    return optimizer.lower().split("_")[-1] in ADAM_LIKE
+
+
+def base_shapes(twin: nn.Module) -> dict[str, torch.Size]:
+    """Parameter shapes of the width twin (build it on the meta device)."""
+    return {n: p.shape for n, p in twin.named_parameters()}
+
+
+def width_multipliers(model: nn.Module, base: dict[str, torch.Size]) -> dict[str, WidthMult]:
+    """Each parameter's muP multipliers relative to ``base`` (matched by name)."""
+    out = {}
+    for name, p in model.named_parameters():
+        if name not in base or len(base[name]) != p.dim():
+            raise ValueError(
+                f"parameter {name!r} {tuple(p.shape)} has no counterpart in the width twin "
+                f"({tuple(base.get(name, ())) or 'missing'}); the reference must differ from the "
+                "target in widths only (set amup.width=false to skip muP width transfer)")
+        ratios = [s / b for s, b in zip(p.shape, base[name])]
+        inf = [i for i, r in enumerate(ratios) if r != 1.0]
+        if len(inf) > 2:
+            raise ValueError(f"parameter {name!r} changes width in {len(inf)} dims; muP "
+                             "defines at most 2 (fan-out, fan-in)")
+        out[name] = WidthMult(
+            ninf=len(inf),
+            fan_in=ratios[1] if p.dim() > 1 and 1 in inf else 1.0,
+            fan_out=ratios[0] if 0 in inf and p.dim() > 1 else 1.0,
+            main=ratios[inf[-1]] if inf else 1.0,
+        )
+    return out
+
+
+def readout_width_mult(model: nn.Module, mults: dict[str, WidthMult]) -> float:
+    """Fan-in multiplier of the classifier's weight (1 without a classifier)."""
+    head = model.get_classifier() if hasattr(model, "get_classifier") else None
+    if not isinstance(head, nn.Module) or getattr(head, "weight", None) is None:
+        return 1.0
+    name = next(n for n, p in model.named_parameters() if p is head.weight)
+    m = mults[name]
+    return m.fan_in if m.ninf else 1.0
+
+
+def attach_readout(model: nn.Module, width_mult: float, zero: bool) -> None:
+    """muP readout: weight x sqrt(width_mult) at init (unless zero) and input / width_mult."""
+    head = model.get_classifier()
+    if width_mult == 1.0 or not isinstance(head, nn.Module):
+        return
+    if not zero:
+        with torch.no_grad():
+            head.weight.mul_(width_mult ** 0.5)
+    head.register_forward_pre_hook(_ReadoutScale(1.0 / width_mult))
+
+
+class _ReadoutScale:
+    """Forward pre-hook that multiplies the classifier's input by a constant (picklable)."""
+
+    def __init__(self, scale: float):
+        self.scale = scale
+
+    def __call__(self, module: nn.Module, args: tuple) -> tuple:
+        return (args[0] * self.scale, *args[1:])
+
+
+def param_groups(model: nn.Module, optimizer: str = "sgd", weight_decay: float = 0.0,
+                 mults: dict[str, WidthMult] | None = None) -> list[dict]:
+    """Optimizer groups with ``lr_scale`` and their own ``weight_decay`` (timm conventions).
+
+    1-D parameters and ``model.no_weight_decay()`` names get no decay. Pass the result to
+    ``timm.optim.create_optimizer_v2(param_group_fn=...)`` or straight to an optimizer; the LR
+    of each group is base_lr * lr_scale (timm's schedulers apply it; see ``apply_lr_scale``).
+    """
+    if mults is None:
+        mults = getattr(getattr(model, "amup", None), "width_mults", None) or {}
+    skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
+    groups: dict[tuple[float, float], dict] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        m = mults.get(name, WidthMult(0))
+        decays = p.ndim > 1 and name not in skip and not name.endswith(".bias")
+        wd = weight_decay * m.weight_decay(optimizer) if decays else 0.0
+        key = (m.lr(optimizer), wd)
+        group = groups.setdefault(key, {"params": [], "param_names": [], "lr_scale": key[0],
+                                        "weight_decay": wd})
+        group["params"].append(p)
+        group["param_names"].append(name)
+    return list(groups.values())
+
+
+def apply_lr_scale(optimizer: torch.optim.Optimizer, base_lr: float) -> None:
+    """Set each group's lr to base_lr * lr_scale (what timm's schedulers do)."""
+    for group in optimizer.param_groups:
+        group["lr"] = base_lr * group.get("lr_scale", 1.0)
