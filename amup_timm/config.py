@@ -91,3 +91,10 @@ def to_config(amup: AmupConfig | dict | None) -> AmupConfig:
     amup = dict(amup)
     amup["ref_kwargs"] = dict(amup.get("ref_kwargs") or {})
     return AmupConfig(**amup)
+
+
+def register_configs() -> None:
+    """Register ``AmupConfig`` as Hydra's ``amup/amup_schema`` so the amup node is typed."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(group="amup", name="amup_schema", node=AmupConfig)

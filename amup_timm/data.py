@@ -1,0 +1,216 @@
+"""Data for train.py and the probe: synthetic (on the device), digits, CIFAR and image folders.
+
+Every source yields the same batches for the same (seed, step), so that a resumed run sees
+exactly the data an uninterrupted run would have seen, and is sharded across DDP ranks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class EpochSampler(Sampler[int]):
+    """A seeded permutation per epoch, sharded by rank, that can start mid-epoch."""
+
+    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.rank, self.world = rank, world
+        self.epoch, self.skip = 0, 0
+
+    def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
+        self.epoch, self.skip = epoch, skip_batches
+
+    def __len__(self) -> int:
+        return self.batches_per_epoch * self.batch_size - self.skip * self.batch_size
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return max(1, self.size // (self.batch_size * self.world))
+
+    def __iter__(self) -> Iterator[int]:
+        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+        perm = torch.randperm(self.size, generator=g)[self.rank::self.world]
+        perm = perm[: self.batches_per_epoch * self.batch_size]
+        return iter(perm[self.skip * self.batch_size:].tolist())
+
+
+@dataclass
+class DataSource:
+    """Train batches from any step onward, and a fixed validation set."""
+
+    name: str
+    num_classes: int
+    in_chans: int
+    img_size: int
+    batch_size: int
+    train: Dataset | None = None
+    val: Dataset | None = None
+    num_workers: int = 0
+    seed: int = 0
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+    synthetic: "SyntheticTask | None" = None
+
+    @property
+    def steps_per_epoch(self) -> int:
+        if self.synthetic is not None:
+            return self.synthetic.steps_per_epoch
+        return EpochSampler(len(self.train), self.batch_size, self.seed, self.rank,
+                            self.world).batches_per_epoch
+
+    def train_batches(self, start_step: int = 0) -> Iterator[Batch]:
+        """Endless training batches on the device, beginning at ``start_step``."""
+        if self.synthetic is not None:
+            step = start_step
+            while True:
+                yield self.synthetic.batch(step, self.rank)
+                step += 1
+        sampler = EpochSampler(len(self.train), self.batch_size, self.seed, self.rank, self.world)
+        epoch, skip = divmod(start_step, sampler.batches_per_epoch)
+        pin = self.device.type == "cuda"
+        while True:
+            sampler.set_epoch(epoch, skip)
+            loader = DataLoader(self.train, self.batch_size, sampler=sampler, drop_last=True,
+                                num_workers=self.num_workers, pin_memory=pin,
+                                persistent_workers=False)
+            for x, y in loader:
+                yield (x.to(self.device, non_blocking=pin), y.to(self.device, non_blocking=pin))
+            epoch, skip = epoch + 1, 0
+
+    def val_batches(self, max_batches: int | None = None) -> Iterator[Batch]:
+        """The validation set (this rank's shard), in a fixed order."""
+        if self.synthetic is not None:
+            for i in range(max_batches or self.synthetic.val_batches):
+                yield self.synthetic.batch(-(i + 1), self.rank)
+            return
+        idx = list(range(len(self.val)))[self.rank::self.world]
+        loader = DataLoader(torch.utils.data.Subset(self.val, idx), self.batch_size,
+                            num_workers=self.num_workers)
+        for i, (x, y) in enumerate(loader):
+            if max_batches is not None and i >= max_batches:
+                return
+            yield x.to(self.device), y.to(self.device)
+
+
+class SyntheticTask:
+    """A learnable task generated on the device: class templates plus Gaussian noise.
+
+    Batch ``step`` is a pure function of (seed, step, rank), so nothing touches the disk or
+    the CPU and a resumed run gets the same batches; negative steps are the validation set.
+    """
+
+    def __init__(self, num_classes: int, in_chans: int, img_size: int, batch_size: int,
+                 seed: int, device: torch.device, noise: float = 1.0, steps_per_epoch: int = 100,
+                 val_batches: int = 4):
+        self.num_classes, self.batch_size, self.noise = num_classes, batch_size, noise
+        self.shape = (in_chans, img_size, img_size)
+        self.seed, self.device = seed, device
+        self.steps_per_epoch, self.val_batches = steps_per_epoch, val_batches
+        g = torch.Generator(device="cpu").manual_seed(seed)
+        low = torch.randn(num_classes, in_chans, 4, 4, generator=g)
+        self.templates = F.interpolate(low, size=(img_size, img_size), mode="bilinear",
+                                       align_corners=False).to(device)
+
+    def batch(self, step: int, rank: int = 0) -> Batch:
+        g = torch.Generator(device=self.device).manual_seed(
+            (self.seed * 1_000_003 + step * 7919 + rank) % (2 ** 63))
+        y = torch.randint(0, self.num_classes, (self.batch_size,), device=self.device, generator=g)
+        noise = torch.randn((self.batch_size, *self.shape), device=self.device, generator=g)
+        return self.templates[y] + self.noise * noise, y
+
+
+def _digits(img_size: int, val_fraction: float = 1 / 6) -> tuple[Dataset, Dataset]:
+    """scikit-learn's bundled 8x8 digits (1797 images), upscaled, split with a fixed seed."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    x = F.interpolate(x, size=(img_size, img_size), mode="bilinear", align_corners=False)
+    x = (x - x.mean()) / x.std()
+    y = torch.tensor(d.target, dtype=torch.long)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    n_val = int(len(y) * val_fraction)
+    val, train = perm[:n_val], perm[n_val:]
+    return TensorDataset(x[train], y[train]), TensorDataset(x[val], y[val])
+
+
+def _torchvision_cifar(name: str, root: str, img_size: int, download: bool
+                       ) -> tuple[Dataset, Dataset]:
+    from torchvision import datasets, transforms
+
+    cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
+    norm = transforms.Normalize((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+    resize = [transforms.Resize(img_size)] if img_size != 32 else []
+    train_tf = transforms.Compose(resize + [transforms.RandomCrop(img_size, padding=img_size // 8),
+                                            transforms.RandomHorizontalFlip(),
+                                            transforms.ToTensor(), norm])
+    val_tf = transforms.Compose(resize + [transforms.ToTensor(), norm])
+    try:
+        return (cls(root, train=True, transform=train_tf, download=download),
+                cls(root, train=False, transform=val_tf, download=download))
+    except RuntimeError as e:
+        raise FileNotFoundError(
+            f"{name} not found under data.root={root!r} ({e}). Put the extracted dataset there "
+            "or set data.download=true on a machine with network access.") from e
+
+
+def _imagefolder(root: str, img_size: int) -> tuple[Dataset, Dataset]:
+    import os
+
+    from timm.data import create_dataset, create_transform
+
+    for split in ("train", "val"):
+        if not os.path.isdir(os.path.join(root, split)):
+            raise FileNotFoundError(f"data.root={root!r} needs {split}/<class>/<image> folders")
+    train = create_dataset("", root=root, split="train", is_training=True,
+                           transform=create_transform(img_size, is_training=True))
+    val = create_dataset("", root=root, split="val",
+                         transform=create_transform(img_size, is_training=False))
+    return train, val
+
+
+def build_data(cfg: Any, device: torch.device, seed: int = 0, rank: int = 0,
+               world: int = 1) -> DataSource:
+    """A ``DataSource`` from the ``data`` config node (name, batch_size, img_size, ...)."""
+    common = dict(name=cfg.name, num_classes=int(cfg.num_classes), in_chans=int(cfg.in_chans),
+                  img_size=int(cfg.img_size), batch_size=int(cfg.batch_size),
+                  num_workers=int(cfg.get("num_workers", 0)), seed=seed, rank=rank, world=world,
+                  device=device)
+    if cfg.name == "synthetic":
+        task = SyntheticTask(common["num_classes"], common["in_chans"], common["img_size"],
+                             common["batch_size"], seed, device, float(cfg.get("noise", 1.0)),
+                             int(cfg.get("steps_per_epoch", 100)))
+        return DataSource(**common, synthetic=task)
+    if cfg.name == "digits":
+        train, val = _digits(common["img_size"])
+    elif cfg.name in ("cifar10", "cifar100"):
+        train, val = _torchvision_cifar(cfg.name, cfg.root, common["img_size"],
+                                        bool(cfg.get("download", True)))
+    elif cfg.name == "imagefolder":
+        train, val = _imagefolder(cfg.root, common["img_size"])
+    else:
+        raise ValueError(f"unknown data.name={cfg.name!r}; choose synthetic, digits, cifar10, "
+                         "cifar100 or imagefolder")
+    if len(train) < common["batch_size"] * world:
+        raise ValueError(f"data.batch_size={common['batch_size']} x {world} process(es) is larger "
+                         f"than the {len(train)} training images of {cfg.name}")
+    return DataSource(**common, train=train, val=val)
+
+
+def num_steps(max_steps: int | None, epochs: float | None, steps_per_epoch: int) -> int:
+    """Training length: ``max_steps`` if given, else ``epochs`` x steps per epoch."""
+    if max_steps:
+        return int(max_steps)
+    if epochs:
+        return int(math.ceil(epochs * steps_per_epoch))
+    raise ValueError("set trainer.max_steps or trainer.epochs")

@@ -1,0 +1,304 @@
+"""Train any timm model with AM-muP: residual-aware init and an LR transferred across depth
+and width from a reference run.
+
+    python train.py                                         # small default job, CPU is fine
+    python train.py model=resnet101 amup.ref_depth=18 amup.ref_lr=0.1
+    python train.py -m model=plain_cnn model.kwargs.depth=4,8 optim.lr=0.01,0.1
+    torchrun --nproc_per_node=4 train.py model=resnet50 data=imagefolder data.root=...
+
+Writes results.json, metrics.jsonl and checkpoints/last.pt in the run directory; started
+again in the same directory (hydra.run.dir=...) it resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+import traceback
+import uuid
+from contextlib import nullcontext
+from pathlib import Path
+
+import hydra
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from timm.optim import create_optimizer_v2
+from timm.scheduler import create_scheduler_v2
+from tqdm import tqdm
+
+import amup_timm
+from amup_timm import records
+from amup_timm.config import register_configs, to_config
+from amup_timm.data import build_data, num_steps
+from amup_timm.width import apply_lr_scale
+
+log = logging.getLogger("train")
+register_configs()
+
+
+def setup_device(cfg: DictConfig) -> tuple[int, int, torch.device]:
+    """(rank, world size, device); joins the torchrun process group when there is one."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    rank = int(os.environ.get("RANK", 0))
+    want = cfg.trainer.device
+    cuda = torch.cuda.is_available() if want == "auto" else want == "cuda"
+    if cuda:
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return rank, world, device
+
+
+def shared_run_dir(run_dir: str, world: int) -> str:
+    """Rank 0's run directory, for every rank (their ${now:} may differ)."""
+    if world == 1:
+        return run_dir
+    box = [run_dir]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def resolve_lr(model: torch.nn.Module, cfg: DictConfig) -> tuple[float, dict]:
+    """Base LR and its record: the depth law from a reference, else optim.lr (DESIGN 2.4)."""
+    amup = model.amup.config
+    report = model.amup.report
+    record = {"scheme": amup.scheme, "K": amup.K or report.num_branches,
+              "measure": amup.measure, "depths": report.depth, "L": report.depth[amup.measure],
+              "L_ref": None, "ref_model": None, "ref_kwargs": None, "ref_lr": None,
+              "ref_source": None, "lr_rule": amup.lr_rule}
+    if amup.ref_lr is None and amup.ref_run is None:
+        if amup.has_reference_model:
+            raise ValueError("amup.ref_model/ref_depth names a reference but no reference LR: "
+                             "add amup.ref_lr=<best LR of the reference> or "
+                             "amup.ref_run=<its run or multirun directory>")
+        return float(cfg.optim.lr), record
+    ref_lr, source = amup.ref_lr, "amup.ref_lr"
+    if amup.ref_run is not None:
+        from amup_timm.refrun import read_reference
+
+        ref = read_reference(amup.ref_run, amup)
+        ref_lr, source = ref.lr, ref.source
+    t = amup_timm.transfer_lr(model, ref_lr=ref_lr, optimizer=cfg.optim.opt)
+    record.update({"L": t.L, "L_ref": t.L_ref, "ref_model": t.ref_model,
+                   "ref_kwargs": t.ref_kwargs, "ref_lr": t.ref_lr, "ref_source": source,
+                   "ref_depths": t.ref_depths, "exponent": t.exponent, "K": t.K})
+    return t.lr, record
+
+
+def init_wandb(cfg: DictConfig, run_dir: Path, multirun: bool):
+    """An offline-by-default W&B run, the same one across resumes (one group per multirun)."""
+    if cfg.logger.name != "wandb" or cfg.logger.mode == "disabled":
+        return None
+    import wandb
+
+    id_file = run_dir / "wandb_id"
+    if not id_file.is_file():
+        id_file.write_text(uuid.uuid4().hex[:12])
+
+    group = cfg.logger.get("group") or (Path(HydraConfig.get().sweep.dir).name
+                                        if multirun else None)
+    return wandb.init(project=cfg.logger.project, entity=cfg.logger.get("entity"), group=group,
+                      tags=list(cfg.logger.get("tags") or []), mode=cfg.logger.mode,
+                      dir=str(run_dir), id=id_file.read_text().strip(),
+                      resume="allow", name=f"{cfg.model.name}-{run_dir.name}",
+                      config=OmegaConf.to_container(cfg, resolve=True))
+
+
+@torch.no_grad()
+def evaluate(model, data, cfg, autocast) -> dict:
+    """Validation loss and accuracy (summed over ranks)."""
+    model.eval()
+    totals = torch.zeros(3, device=data.device)
+    for x, y in data.val_batches(cfg.trainer.eval_batches):
+        with autocast:
+            logits = model(x)
+        totals += torch.stack([F.cross_entropy(logits.float(), y, reduction="sum"),
+                               (logits.argmax(1) == y).sum().float(),
+                               torch.tensor(float(len(y)), device=data.device)])
+    if dist.is_initialized():
+        dist.all_reduce(totals)
+    model.train()
+    loss, correct, n = totals.tolist()
+    return {"val_loss": loss / max(n, 1), "val_acc": correct / max(n, 1)}
+
+
+def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
+    rank, world, device = setup_device(cfg)
+    run_dir = Path(shared_run_dir(str(run_dir), world))
+    main_rank = rank == 0
+    torch.manual_seed(cfg.trainer.seed)
+    on_gpu = device.type == "cuda"
+    bf16 = cfg.trainer.precision == "bf16" or (cfg.trainer.precision == "auto" and on_gpu)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+
+    # Data and model (any bad name or override fails here, before training).
+    data = build_data(cfg.data, device, seed=cfg.trainer.seed, rank=rank, world=world)
+    model = amup_timm.create_model(cfg.model.name, to_config(cfg.amup),
+                                   num_classes=data.num_classes, in_chans=data.in_chans,
+                                   **OmegaConf.to_container(cfg.model.kwargs, resolve=True))
+    lr, amup_record = resolve_lr(model, cfg)
+    if main_rank:
+        log.info("%s\nbase LR %.4g (%s)", model.amup.report, lr,
+                 amup_record["ref_source"] or "optim.lr")
+    model.to(device)
+    if cfg.trainer.channels_last is True or (cfg.trainer.channels_last == "auto" and on_gpu):
+        model.to(memory_format=torch.channels_last)
+    opt_name = cfg.optim.opt
+    optimizer = create_optimizer_v2(
+        model, opt_name, lr=lr, momentum=cfg.optim.momentum, weight_decay=cfg.optim.weight_decay,
+        param_group_fn=lambda m: amup_timm.param_groups(m, opt_name, cfg.optim.weight_decay))
+    total = num_steps(cfg.trainer.max_steps, cfg.trainer.epochs, data.steps_per_epoch)
+    scheduler = None
+    if cfg.sched.sched != "none":
+        scheduler, _ = create_scheduler_v2(
+            optimizer, cfg.sched.sched, num_epochs=total, warmup_epochs=cfg.sched.warmup_steps,
+            min_lr=cfg.sched.min_lr, warmup_lr=lr * 1e-3, step_on_epochs=False,
+            updates_per_epoch=1)
+
+    # Resume from the run directory's checkpoint, if any.
+    start, losses = 0, []
+    ckpt = records.load_checkpoint(run_dir)
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        torch.set_rng_state(ckpt["rng"])
+        start, losses = ckpt["step"], ckpt["losses"]
+        if main_rank:
+            records.truncate_metrics(run_dir, start)
+            log.info("resuming from step %d of %d", start, total)
+    apply_lr_scale(optimizer, lr)
+    if scheduler is not None:
+        scheduler.step_update(start)
+
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index]
+                                                        if on_gpu else None)
+    if cfg.trainer.compile:
+        net = torch.compile(net)
+    run = init_wandb(cfg, run_dir, multirun) if main_rank else None
+    if run is not None:
+        run.summary.update({"amup": {**amup_record, "lr": lr, "optimizer": opt_name}})
+
+    def record(status: str, final: dict, error: str | None = None) -> dict:
+        res = {"status": status, "lr": lr, "optimizer": opt_name, "model": cfg.model.name,
+               "model_kwargs": OmegaConf.to_container(cfg.model.kwargs, resolve=True),
+               "data": cfg.data.name, "seed": cfg.trainer.seed, "steps": step,
+               "max_steps": total, "world_size": world, "amup": amup_record, "final": final,
+               "error": error, "run_dir": str(run_dir),
+               "wandb": {"id": run.id, "mode": cfg.logger.mode} if run else None,
+               "config": OmegaConf.to_container(cfg, resolve=True)}
+        if main_rank:
+            records.write_json(run_dir / records.RESULTS, res)
+        return res
+
+    def save(step: int) -> None:
+        if main_rank:
+            records.save_checkpoint(run_dir, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "rng": torch.get_rng_state(), "step": step, "losses": losses})
+
+    # The loop: one host sync per log interval (loss values, divergence check, throughput).
+    net.train()
+    pending: list[torch.Tensor] = []
+    batches = data.train_batches(start)
+    bar = tqdm(total=total, initial=start, disable=not (main_rank and cfg.trainer.progress),
+               dynamic_ncols=True, desc=cfg.model.name)
+    step, t0, status = start, time.perf_counter(), "finished"
+    while step < total:
+        x, y = next(batches)
+        if cfg.trainer.channels_last is True or (cfg.trainer.channels_last == "auto" and on_gpu):
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast:
+            loss = F.cross_entropy(net(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.optim.clip_grad:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip_grad)
+        optimizer.step()
+        step += 1
+        if scheduler is not None:
+            scheduler.step_update(step)
+        pending.append(loss.detach())
+        if step % cfg.trainer.log_every == 0 or step == total:
+            values = torch.stack(pending).float().tolist()
+            first = step - len(values) + 1
+            pending.clear()
+            losses.extend(values)
+            elapsed, t0 = time.perf_counter() - t0, time.perf_counter()
+            lrs = {f"lr/group{i}": g["lr"] for i, g in enumerate(optimizer.param_groups)}
+            ips = len(values) * data.batch_size * world / elapsed
+            if main_rank:
+                records.append_metrics(run_dir, [{"step": first + i, "loss": v}
+                                                 for i, v in enumerate(values)])
+                bar.update(len(values))
+                bar.set_postfix(loss=f"{values[-1]:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.3g}")
+                if run is not None:
+                    run.log({"train/loss": values[-1], "train/images_per_s": ips, **lrs},
+                            step=step)
+            if not all(math.isfinite(v) for v in values):
+                status = "diverged"
+                break
+            if cfg.trainer.eval_every and step % cfg.trainer.eval_every == 0 and step < total:
+                metrics = evaluate(net, data, cfg, autocast)
+                if run is not None:
+                    run.log({f"val/{k[4:]}": v for k, v in metrics.items()}, step=step)
+            if cfg.trainer.ckpt_every and step % cfg.trainer.ckpt_every == 0:
+                save(step)
+    bar.close()
+
+    tail = losses[-max(1, len(losses) // 10):]
+    final = {"train_loss": sum(tail) / len(tail), "mean_train_loss": sum(losses) / len(losses)}
+    if status == "finished":
+        final.update(evaluate(net, data, cfg, autocast))
+        if cfg.trainer.ckpt_every:
+            save(step)
+    else:
+        final.update({"val_loss": None, "val_acc": None})
+        log.warning("loss is not finite at step %d: diverged (LR %.4g)", step, lr)
+    res = record(status, final)
+    if run is not None:
+        run.summary.update({"status": status, **{f"final/{k}": v for k, v in final.items()}})
+        run.finish()
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return res
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    run_dir = Path(cfg.run_dir)
+    try:
+        res = train(cfg, run_dir, multirun)
+    except Exception as e:
+        if not multirun:
+            raise
+        # A failed job is recorded and the sweep goes on (Hydra would stop it).
+        log.error("job %s failed: %s", hc.job.num, traceback.format_exc())
+        records.write_json(run_dir / records.RESULTS, {
+            "status": "failed", "error": f"{type(e).__name__}: {e}",
+            "config": OmegaConf.to_container(cfg, resolve=False)})
+        try:
+            import wandb
+
+            wandb.finish(exit_code=1)
+        except Exception:  # noqa: BLE001 - never mask the original failure
+            pass
+        return None
+    return res["final"].get("train_loss")
+
+
+if __name__ == "__main__":
+    main()
