@@ -1,0 +1,58 @@
+"""Shared helpers: run train.py in a subprocess, read a W&B offline transaction log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN = str(ROOT / "train.py")
+TINY = ["model=plain_cnn", "model.kwargs.depth=3", "model.kwargs.width=16", "data.batch_size=32",
+        "trainer.progress=false"]
+
+
+def env(**extra: str) -> dict:
+    e = dict(os.environ, HF_HUB_OFFLINE="1", WANDB_MODE="offline", WANDB_SILENT="true",
+             PYTHONUNBUFFERED="1")
+    e.update(extra)
+    return e
+
+
+def run_train(*args: str, timeout: float = 600, check: bool = True, launcher: list | None = None,
+              **env_extra: str) -> subprocess.CompletedProcess:
+    cmd = (launcher or [sys.executable]) + [TRAIN, *args]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env(**env_extra), capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"train.py failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def results(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / "results.json").read_text())
+
+
+def wandb_records(path: Path):
+    """Records of a .wandb file: W&B's block log framing around its own protobuf Records."""
+    from wandb.proto import wandb_internal_pb2
+
+    data = Path(path).read_bytes()
+    assert data[:4] == b":W&B", "not a W&B transaction log"
+    pos, block, buf = 7, 32768, b""
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        if left < 7:
+            pos += left
+            continue
+        length = int.from_bytes(data[pos + 4:pos + 6], "little")
+        kind = data[pos + 6]
+        if kind == 0:
+            break
+        buf += data[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):  # a full record, or the last piece of one
+            yield wandb_internal_pb2.Record.FromString(buf)
+            buf = b""

@@ -1,0 +1,145 @@
+"""train.py end to end: the default job, the law, divergence, failures, resume, DDP, W&B."""
+
+import json
+import math
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import amup_timm
+from amup_timm.law import build_meta
+from helpers import ROOT, TINY, TRAIN, env, results, run_train, wandb_records
+
+pytestmark = pytest.mark.slow
+
+
+def test_default_job_runs_without_arguments(tmp_path):
+    run_train(f"hydra.run.dir={tmp_path}", "logger=none")
+    res = results(tmp_path)
+    assert res["status"] == "finished" and res["steps"] == 300
+    assert res["lr"] == 0.1 and res["amup"]["ref_model"] is None  # no reference: optim.lr
+    assert res["final"]["val_acc"] > 0.8  # digits is learnable
+    assert res["final"]["train_loss"] < res["final"]["mean_train_loss"]
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 301))
+
+
+def test_resnet101_lr_from_resnet18(tmp_path):
+    run_train("model=resnet101", "amup.ref_depth=18", "amup.ref_lr=0.1", "trainer.max_steps=2",
+              "data.batch_size=8", "logger=none", f"hydra.run.dir={tmp_path}")
+    res = results(tmp_path)
+    L = amup_timm.describe(build_meta("resnet101", in_chans=1)).depth["minimal_path"]
+    L_ref = amup_timm.describe(build_meta("resnet18", in_chans=1)).depth["minimal_path"]
+    assert (res["amup"]["L"], res["amup"]["L_ref"]) == (L, L_ref) == (39, 13)
+    assert res["lr"] == pytest.approx(0.1 * (L / L_ref) ** -1.5, rel=1e-12)
+    assert res["amup"]["ref_model"] == "resnet18" and res["amup"]["ref_lr"] == 0.1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["model=resnet101", "amup.ref_depth=18"], "amup.ref_lr=<best LR"),
+    (["model.name=resnet_nope"], "unknown timm model 'resnet_nope'"),
+    (["amup.ref_dpth=18"], "ref_dpth"),
+    (["+amup.typo=1"], "typo"),
+    (["model=resnet18", "model.kwargs.depth=4"], "depth"),
+    (["data=imagefolder", "data.root=/nonexistent", "data.num_classes=3"], "train/<class>"),
+])
+def test_bad_input_fails_before_training(tmp_path, args, message):
+    proc = run_train(*args, "logger=none", f"hydra.run.dir={tmp_path}", check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_multirun_grid_records_diverged_and_failed_jobs(tmp_path):
+    proc = run_train("-m", *TINY, "model.kwargs.depth=0,3", "optim.lr=0.01,1e4",
+                     "trainer.max_steps=20", "logger=none", f"hydra.sweep.dir={tmp_path}")
+    assert proc.returncode == 0
+    by_job = {int(d.name): results(d) for d in tmp_path.iterdir() if d.name.isdigit()}
+    assert [by_job[i]["status"] for i in range(4)] == ["failed", "failed", "finished", "diverged"]
+    assert "depth >= 1" in by_job[0]["error"]
+    assert by_job[3]["lr"] == 1e4 and by_job[3]["final"]["val_loss"] is None
+
+
+def test_multirun_depth_by_lr(tmp_path):
+    run_train("-m", "model=plain_cnn", "model.kwargs.depth=4,8", "optim.lr=0.01,0.1",
+              "trainer.max_steps=5", "data.batch_size=16", "logger=none", "trainer.progress=false",
+              f"hydra.sweep.dir={tmp_path}")
+    got = sorted((r["model_kwargs"]["depth"], r["lr"], r["status"])
+                 for r in map(results, [d for d in tmp_path.iterdir() if d.name.isdigit()]))
+    assert got == [(4, 0.01, "finished"), (4, 0.1, "finished"), (8, 0.01, "finished"),
+                   (8, 0.1, "finished")]
+
+
+def _final_state(run_dir):
+    return torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)["model"]
+
+
+def test_killed_run_resumes_to_identical_result(tmp_path):
+    args = ["model=resnet18", "data.batch_size=32", "trainer.max_steps=60", "trainer.ckpt_every=10",
+            "trainer.log_every=5", "trainer.progress=false", "logger=wandb"]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    run_train(*args, f"hydra.run.dir={straight}")
+    proc = subprocess.Popen([sys.executable, TRAIN, *args, f"hydra.run.dir={resumed}"], cwd=ROOT,
+                            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = resumed / "checkpoints" / "last.pt"
+    deadline = time.time() + 300
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(ckpt, weights_only=False)["step"]
+    assert 0 < killed_at < 60, "the run was not interrupted mid-way"
+    assert not (resumed / "results.json").exists()
+    run_train(*args, f"hydra.run.dir={resumed}")
+    a, b = _final_state(straight), _final_state(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ra, rb = results(straight), results(resumed)
+    assert ra["final"] == rb["final"]
+    assert rb["wandb"]["id"] == (resumed / "wandb_id").read_text().strip()
+    steps = [json.loads(x)["step"] for x in (resumed / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 61))
+
+
+def test_wandb_offline_run_holds_logged_keys(tmp_path):
+    run_train(*TINY, "trainer.max_steps=20", "logger=wandb", "model=resnet_1conv",
+              "model.kwargs.depth=2", "amup.ref_lr=0.05", f"hydra.run.dir={tmp_path}")
+    (log,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
+    history, summary, config = set(), {}, set()
+    for rec in wandb_records(log):
+        kind = rec.WhichOneof("record_type")
+        if kind == "history":
+            history |= {i.key or "/".join(i.nested_key) for i in rec.history.item}
+        elif kind == "summary":
+            summary.update({i.key or "/".join(i.nested_key): json.loads(i.value_json)
+                            for i in rec.summary.update})
+        elif kind in ("config", "run"):
+            update = rec.config.update if kind == "config" else rec.run.config.update
+            config |= {i.key for i in update}
+    assert {"train/loss", "train/images_per_s", "lr/group0"} <= history
+    assert {"model", "data", "optim", "amup", "trainer"} <= config
+    assert summary["status"] == "finished"
+    assert summary["amup"]["K"] == 2 and summary["amup"]["ref_lr"] == 0.05
+    assert summary["amup"]["lr"] == results(tmp_path)["lr"] == 0.05
+    assert math.isfinite(summary["final/val_loss"])
+
+
+def test_torchrun_two_processes_train_one_run(tmp_path):
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                "--master_port=29533"]
+    run_train(*TINY, "trainer.max_steps=6", "logger=none", f"hydra.run.dir={tmp_path}",
+              launcher=launcher, OMP_NUM_THREADS="1")
+    res = results(tmp_path)
+    assert res["status"] == "finished" and res["world_size"] == 2 and res["steps"] == 6
+
+
+@pytest.mark.skipif(not (shutil.which("g++") or shutil.which("c++")),
+                    reason="torch.compile's CPU backend needs a C++ compiler")
+def test_compile_tiny_model(tmp_path):
+    run_train(*TINY, "model.kwargs.depth=2", "trainer.max_steps=3", "trainer.compile=true",
+              "logger=none", f"hydra.run.dir={tmp_path}", timeout=900)
+    assert results(tmp_path)["status"] == "finished"
