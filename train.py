@@ -19,6 +19,7 @@ import time
 import traceback
 import uuid
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import hydra
@@ -34,8 +35,9 @@ from tqdm import tqdm
 
 import amup_timm
 from amup_timm import records
-from amup_timm.config import register_configs, to_config
+from amup_timm.config import AmupConfig, register_configs, to_config
 from amup_timm.data import build_data, num_steps
+from amup_timm.refrun import read_reference
 from amup_timm.width import apply_lr_scale
 
 log = logging.getLogger("train")
@@ -68,30 +70,37 @@ def shared_run_dir(run_dir: str, world: int) -> str:
     return box[0]
 
 
-def resolve_lr(model: torch.nn.Module, cfg: DictConfig) -> tuple[float, dict]:
+def read_amup(cfg: DictConfig) -> tuple[AmupConfig, str | None]:
+    """The amup config with a reference run resolved into ref_lr (and ref_model), and the
+    reference LR's source."""
+    amup = to_config(cfg.amup)
+    if amup.ref_run is None:
+        return amup, "amup.ref_lr" if amup.ref_lr is not None else None
+    ref = read_reference(amup.ref_run, amup)
+    model = {} if amup.has_reference_model else {"ref_model": ref.model, "ref_kwargs": ref.kwargs,
+                                                  "ref_depth": None}
+    return replace(amup, ref_run=None, ref_lr=ref.lr, **model), ref.source
+
+
+def resolve_lr(model: torch.nn.Module, cfg: DictConfig, source: str | None) -> tuple[float, dict]:
     """Base LR and its record: the depth law from a reference, else optim.lr (DESIGN 2.4)."""
     amup = model.amup.config
     report = model.amup.report
     record = {"scheme": amup.scheme, "K": amup.K or report.num_branches,
               "measure": amup.measure, "depths": report.depth, "L": report.depth[amup.measure],
               "L_ref": None, "ref_model": None, "ref_kwargs": None, "ref_lr": None,
-              "ref_source": None, "lr_rule": amup.lr_rule}
-    if amup.ref_lr is None and amup.ref_run is None:
+              "ref_source": source, "lr_rule": amup.lr_rule}
+    if amup.ref_lr is None:
         if amup.has_reference_model:
             raise ValueError("amup.ref_model/ref_depth names a reference but no reference LR: "
                              "add amup.ref_lr=<best LR of the reference> or "
                              "amup.ref_run=<its run or multirun directory>")
-        return float(cfg.optim.lr), record
-    ref_lr, source = amup.ref_lr, "amup.ref_lr"
-    if amup.ref_run is not None:
-        from amup_timm.refrun import read_reference
-
-        ref = read_reference(amup.ref_run, amup)
-        ref_lr, source = ref.lr, ref.source
-    t = amup_timm.transfer_lr(model, ref_lr=ref_lr, optimizer=cfg.optim.opt)
+        lr = cfg.optim.lr if cfg.optim.get("log10_lr") is None else 10 ** cfg.optim.log10_lr
+        return float(lr), record
+    t = amup_timm.transfer_lr(model, optimizer=cfg.optim.opt)
     record.update({"L": t.L, "L_ref": t.L_ref, "ref_model": t.ref_model,
-                   "ref_kwargs": t.ref_kwargs, "ref_lr": t.ref_lr, "ref_source": source,
-                   "ref_depths": t.ref_depths, "exponent": t.exponent, "K": t.K})
+                   "ref_kwargs": t.ref_kwargs, "ref_lr": t.ref_lr, "ref_depths": t.ref_depths,
+                   "exponent": t.exponent, "K": t.K})
     return t.lr, record
 
 
@@ -143,10 +152,11 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
 
     # Data and model (any bad name or override fails here, before training).
     data = build_data(cfg.data, device, seed=cfg.trainer.seed, rank=rank, world=world)
-    model = amup_timm.create_model(cfg.model.name, to_config(cfg.amup),
+    amup, ref_source = read_amup(cfg)
+    model = amup_timm.create_model(cfg.model.name, amup,
                                    num_classes=data.num_classes, in_chans=data.in_chans,
                                    **OmegaConf.to_container(cfg.model.kwargs, resolve=True))
-    lr, amup_record = resolve_lr(model, cfg)
+    lr, amup_record = resolve_lr(model, cfg, ref_source)
     if main_rank:
         log.info("%s\nbase LR %.4g (%s)", model.amup.report, lr,
                  amup_record["ref_source"] or "optim.lr")
@@ -196,6 +206,7 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
                "data": cfg.data.name, "seed": cfg.trainer.seed, "steps": step,
                "max_steps": total, "world_size": world, "amup": amup_record, "final": final,
                "error": error, "run_dir": str(run_dir),
+               "overrides": list(HydraConfig.get().overrides.task),
                "wandb": {"id": run.id, "mode": cfg.logger.mode} if run else None,
                "config": OmegaConf.to_container(cfg, resolve=True)}
         if main_rank:
@@ -280,6 +291,11 @@ def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     run_dir = Path(cfg.run_dir)
+    prev = records.read_results(run_dir)
+    if multirun and prev and prev.get("status") in ("finished", "diverged") \
+            and prev.get("overrides") == list(hc.overrides.task):
+        log.info("job %s already %s in %s: skipped", hc.job.num, prev["status"], run_dir)
+        return prev["final"].get("train_loss")
     try:
         res = train(cfg, run_dir, multirun)
     except Exception as e:
@@ -289,6 +305,7 @@ def main(cfg: DictConfig) -> float | None:
         log.error("job %s failed: %s", hc.job.num, traceback.format_exc())
         records.write_json(run_dir / records.RESULTS, {
             "status": "failed", "error": f"{type(e).__name__}: {e}",
+            "overrides": list(hc.overrides.task),
             "config": OmegaConf.to_container(cfg, resolve=False)})
         try:
             import wandb

@@ -72,3 +72,76 @@ def load_checkpoint(run_dir: str | Path) -> dict | None:
     """The run directory's last checkpoint, or None."""
     path = Path(run_dir) / CHECKPOINT
     return torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else None
+
+
+def run_depth(model: str, kwargs: dict) -> int | None:
+    """A run's nominal depth: its ``depth`` kwarg, else the depth in a timm family name."""
+    from .law import _NAMED_DEPTH
+
+    if kwargs.get("depth") is not None:
+        return int(kwargs["depth"])
+    m = _NAMED_DEPTH.match(model)
+    return int(m.group(2)) if m else None
+
+
+def normalize(res: dict, where: str) -> dict:
+    """The fields the fit and ``ref_run`` use, from a results.json or a W&B run's record."""
+    cfg = res.get("config") or {}
+    optim = cfg.get("optim") or {}
+    model = res.get("model") or (cfg.get("model") or {}).get("name")
+    kwargs = res.get("model_kwargs") or (cfg.get("model") or {}).get("kwargs") or {}
+    lr = res.get("lr")
+    if lr is None and optim:
+        lr = 10 ** optim["log10_lr"] if optim.get("log10_lr") is not None else optim.get("lr")
+    amup = res.get("amup") or {}
+    final = res.get("final") or {}
+    return {"status": res.get("status", "failed"), "lr": lr, "model": model, "kwargs": kwargs,
+            "depth": run_depth(model or "", kwargs),
+            "optimizer": res.get("optimizer") or optim.get("opt"),
+            "scheme": amup.get("scheme") or (cfg.get("amup") or {}).get("scheme", "am_mup"),
+            "seed": res.get("seed", (cfg.get("trainer") or {}).get("seed")),
+            "depths": amup.get("depths") or {}, "train_loss": final.get("train_loss"),
+            "mean_train_loss": final.get("mean_train_loss"), "val_loss": final.get("val_loss"),
+            "error": res.get("error"), "path": where}
+
+
+def _wandb_api():
+    import wandb
+
+    return wandb.Api(timeout=20)
+
+
+def _from_wandb_run(run) -> dict:
+    summary, config = dict(run.summary), dict(run.config)
+    amup = dict(summary.get("amup") or {})
+    res = {"status": summary.get("status", "failed" if run.state != "running" else "running"),
+           "lr": amup.get("lr"), "optimizer": amup.get("optimizer"), "amup": amup,
+           "final": {k.split("/", 1)[1]: v for k, v in summary.items() if k.startswith("final/")},
+           "config": config}
+    return normalize(res, f"wandb:{'/'.join(run.path)}")
+
+
+def collect(source: str | Path) -> list[dict]:
+    """Normalized run records: every results.json under a directory, or a W&B run or sweep
+    given as ``wandb:ENTITY/PROJECT/RUN_ID`` or ``wandb:ENTITY/PROJECT/sweeps/SWEEP_ID``."""
+    source = str(source)
+    if source.startswith("wandb:"):
+        path = source[len("wandb:"):]
+        try:
+            api = _wandb_api()
+            if "/sweeps/" in path:
+                runs = list(api.sweep(path.replace("/sweeps/", "/")).runs)
+            else:
+                runs = [api.run(path)]
+        except Exception as e:  # wandb raises several error types for the same cause
+            raise RuntimeError(
+                f"could not read {source} from W&B ({type(e).__name__}: {e}). Reading W&B needs "
+                "network access and an API key (`wandb login` or WANDB_API_KEY); without them, "
+                "point at the local run or multirun directory instead.") from e
+        return [_from_wandb_run(r) for r in runs]
+    root = Path(source)
+    if not root.exists():
+        raise FileNotFoundError(f"{source} does not exist; give a run directory, a multirun "
+                                "directory, or wandb:ENTITY/PROJECT/RUN_ID")
+    files = [root / RESULTS] if (root / RESULTS).is_file() else sorted(root.rglob(RESULTS))
+    return [normalize(json.loads(f.read_text()), str(f.parent)) for f in files]

@@ -1,0 +1,34 @@
+"""Hydra callback: fit eta*(L) when a multirun ends (``hydra.callbacks.fit`` in train.yaml)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from .fit import fit_sweep, log_to_wandb, summary_lines, write_outputs
+
+log = logging.getLogger(__name__)
+
+
+class FitOnMultirunEnd(Callback):
+    """Runs the fit over the sweep directory's records; a fit failure never fails the sweep."""
+
+    def __init__(self, select: str = "final", measure: str = "minimal_path"):
+        self.select, self.measure = select, measure
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            result = fit_sweep(sweep_dir, self.select)
+            files = write_outputs(result, sweep_dir / "fit", self.measure)
+            log.info("eta*(L) fit:\n%s\nwrote %s", "\n".join(summary_lines(result)),
+                     ", ".join(str(f) for f in files))
+            logger = config.get("logger") or {}
+            if logger.get("name") == "wandb" and logger.get("mode") != "disabled":
+                log_to_wandb(result, files, sweep_dir / "fit", logger)
+        except Exception:  # noqa: BLE001 - the sweep's own records are already safe
+            log.exception("the eta*(L) fit of %s failed", sweep_dir)

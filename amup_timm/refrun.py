@@ -1,0 +1,48 @@
+"""``amup.ref_run``: the reference LR and model read from a finished run or sweep (DESIGN 2.7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import AmupConfig
+from .fit import best_lr
+from .records import collect
+
+
+@dataclass
+class RefRun:
+    """The reference read from a run: its LR, model and kwargs, and where it came from."""
+
+    lr: float
+    model: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+
+def read_reference(source: str, cfg: AmupConfig, select: str = "final") -> RefRun:
+    """Best LR at the reference depth of a run directory, multirun directory or W&B path."""
+    records = collect(source)
+    if not records:
+        raise FileNotFoundError(f"amup.ref_run={source} holds no results.json: give a finished "
+                                "run directory, a multirun directory, or wandb:ENTITY/PROJECT/ID")
+    usable = [r for r in records if r["status"] in ("finished", "diverged") and r["lr"]]
+    depths = sorted({r["depth"] for r in usable}, key=lambda d: (d is None, d))
+    if cfg.ref_depth is not None:
+        usable = [r for r in usable if r["depth"] == cfg.ref_depth]
+        if not usable:
+            raise ValueError(f"amup.ref_run={source} has no run at amup.ref_depth="
+                             f"{cfg.ref_depth}; depths it holds: {depths}")
+    elif len(depths) > 1:
+        raise ValueError(f"amup.ref_run={source} holds several depths {depths}; choose one "
+                         "with amup.ref_depth")
+    best = best_lr(usable, select)
+    if best is None:
+        statuses = sorted({r["status"] for r in records})
+        raise ValueError(f"amup.ref_run={source} has no finished run to take an LR from "
+                         f"(statuses: {statuses}); rerun the reference with smaller LRs")
+    lr = best[0]
+    winner = next(r for r in usable if r["lr"] == lr and r["status"] == "finished")
+    where = winner["path"] if len(records) > 1 else source
+    return RefRun(lr=lr, model=winner["model"], kwargs=dict(winner["kwargs"]),
+                  source=f"ref_run:{where}")
