@@ -1,0 +1,146 @@
+"""Sweeps, the eta*(L) fit and reference runs (DESIGN 2.7)."""
+
+import json
+import math
+import random
+
+import pytest
+
+from amup_timm import fit
+from amup_timm.config import AmupConfig
+from amup_timm.law import build_meta
+from amup_timm.records import collect
+from amup_timm.refrun import read_reference
+from amup_timm.report import describe
+from helpers import results, run_train
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory):
+    sweep = tmp_path_factory.mktemp("tiny")
+    run_train("-m", "+sweeps=tiny", "logger=none", f"hydra.sweep.dir={sweep}")
+    return sweep
+
+
+@pytest.mark.slow
+def test_tiny_sweep_end_to_end(tiny_sweep):
+    recs = collect(tiny_sweep)
+    assert len(recs) == 6 and {r["status"] for r in recs} == {"finished"}
+    assert sorted({r["depth"] for r in recs}) == [2, 4]
+    assert sorted({round(math.log10(r["lr"]), 6) for r in recs}) == [-2, -1.5, -1]
+    out = tiny_sweep / "fit"
+    result = json.loads((out / "fit.json").read_text())
+    (group,) = result["groups"]
+    assert math.isfinite(group["slopes"]["minimal_path"]["slope"])
+    for name in ("eta_vs_L.png", "loss_vs_lr.png", "fit.csv"):
+        assert (out / name).stat().st_size > 1000 or name == "fit.csv"
+    assert (out / "eta_vs_L.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_sweep_started_again_skips_finished_jobs(tiny_sweep):
+    before = {p: p.stat().st_mtime_ns for p in tiny_sweep.glob("*/results.json")}
+    proc = run_train("-m", "+sweeps=tiny", "logger=none", f"hydra.sweep.dir={tiny_sweep}")
+    assert proc.stdout.count("skipped") + proc.stderr.count("skipped") == 6
+    assert before == {p: p.stat().st_mtime_ns for p in tiny_sweep.glob("*/results.json")}
+
+
+@pytest.mark.slow
+def test_ref_run_from_run_and_multirun_dirs(tiny_sweep, tmp_path):
+    recs = [r for r in collect(tiny_sweep) if r["depth"] == 2]
+    eta, _ = fit.best_lr(recs)
+    ref = read_reference(str(tiny_sweep), AmupConfig(ref_depth=2))
+    assert ref.lr == eta and ref.model == "plain_cnn" and ref.kwargs["depth"] == 2
+    one = next(r for r in recs if r["lr"] == eta)
+    assert read_reference(one["path"], AmupConfig()).lr == eta
+    run_train("model=plain_cnn", "model.kwargs.depth=6", "model.kwargs.width=8",
+              f"amup.ref_run={tiny_sweep}", "amup.ref_depth=2", "trainer.max_steps=3",
+              "data.batch_size=16", "logger=none", f"hydra.run.dir={tmp_path}")
+    res = results(tmp_path)
+    L = describe(build_meta("plain_cnn", depth=6, width=8)).depth["minimal_path"]
+    L_ref = describe(build_meta("plain_cnn", depth=2, width=8)).depth["minimal_path"]
+    assert res["lr"] == pytest.approx(eta * (L / L_ref) ** -1.5, rel=1e-12)
+    assert res["amup"]["ref_source"].startswith("ref_run:") and res["amup"]["ref_lr"] == eta
+
+
+def test_ref_run_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_reference(str(tmp_path / "nope"), AmupConfig())
+    for i, (status, depth) in enumerate([("diverged", 2), ("diverged", 2), ("finished", 4)]):
+        d = tmp_path / str(i)
+        d.mkdir()
+        (d / "results.json").write_text(json.dumps({
+            "status": status, "lr": 0.1 * (i + 1), "model": "plain_cnn", "optimizer": "momentum",
+            "model_kwargs": {"depth": depth}, "final": {"train_loss": 1.0}}))
+    with pytest.raises(ValueError, match="several depths"):
+        read_reference(str(tmp_path), AmupConfig())
+    with pytest.raises(ValueError, match=r"no run at amup.ref_depth=3; depths it holds: \[2, 4\]"):
+        read_reference(str(tmp_path), AmupConfig(ref_depth=3))
+    with pytest.raises(ValueError, match="no finished run"):
+        read_reference(str(tmp_path), AmupConfig(ref_depth=2))
+    assert read_reference(str(tmp_path), AmupConfig(ref_depth=4)).lr == pytest.approx(0.3)
+
+
+def test_wandb_source_without_key_fails_clearly(monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_CONFIG_DIR", "/nonexistent-wandb-config")
+    monkeypatch.setenv("NETRC", "/nonexistent-netrc")
+    with pytest.raises(RuntimeError, match="API key"):
+        collect("wandb:someone/amup-timm/sweeps/abc123")
+
+
+def _synthetic_records(tmp_path, slope=-1.5, seeds=2, diverge=None):
+    """Records of a sweep whose eta*(L) = 0.5 * L**slope exactly (on the grid)."""
+    rows = []
+    for depth in (2, 4, 8, 16, 32):
+        L = depth + 1
+        star = 0.5 * L ** slope
+        for k in (-3, -2, -1, 0, 1, 2):
+            lr = star * 10 ** (k / 6)
+            for seed in range(seeds):
+                loss = 1 + (k / 6) ** 2 + (0.3 if k > 0 else 0) + 0.001 * seed
+                status = "diverged" if diverge == (depth, k, seed) else "finished"
+                rows.append({"status": status, "lr": lr, "model": "plain_cnn",
+                             "model_kwargs": {"depth": depth}, "optimizer": "momentum",
+                             "amup": {"scheme": "am_mup", "depths": {
+                                 "minimal_path": L, "longest_path": L, "blocks": depth}},
+                             "final": {"train_loss": loss, "mean_train_loss": 2 * loss}})
+    for i, r in enumerate(rows):
+        d = tmp_path / str(i)
+        d.mkdir()
+        (d / "results.json").write_text(json.dumps(r))
+    return tmp_path
+
+
+def test_fit_recovers_known_slope(tmp_path):
+    result = fit.fit_sweep(_synthetic_records(tmp_path))
+    (g,) = result["groups"]
+    s = g["slopes"]["minimal_path"]
+    assert s["slope"] == pytest.approx(-1.5, abs=1e-9) and s["r2"] == pytest.approx(1.0)
+    assert s["ci95"][0] == pytest.approx(-1.5, abs=1e-6)
+    assert all(t["error_log10"] < 1e-9 for t in g["transfer"] if t["measure"] == "minimal_path")
+    # blocks = L - 1: an offset that bends the slope away from -1.5 (DESIGN 2.3)
+    assert g["slopes"]["blocks"]["slope"] > -1.5
+    files = fit.write_outputs(result, tmp_path / "out")
+    assert all(f.exists() for f in files)
+
+
+def test_fit_diverged_seed_makes_cell_infinite(tmp_path):
+    result = fit.fit_sweep(_synthetic_records(tmp_path, diverge=(8, 0, 1)))
+    row = next(r for r in result["groups"][0]["rows"] if r["depth"] == 8)
+    assert row["eta_star"] == pytest.approx(0.5 * 9 ** -1.5 * 10 ** (-1 / 6))
+    assert row["diverged"] == 1
+
+
+def test_fit_slope_interval_matches_scipy():
+    from scipy.stats import linregress, t
+
+    rng = random.Random(0)
+    L = [3, 4, 6, 8, 11, 16, 22]
+    eta = [0.4 * x ** -1.4 * math.exp(rng.gauss(0, 0.1)) for x in L]
+    s = fit.fit_slope(L, eta)
+    ref = linregress([math.log(x) for x in L], [math.log(e) for e in eta])
+    half = t.ppf(0.975, len(L) - 2) * ref.stderr
+    assert s["slope"] == pytest.approx(ref.slope)
+    assert s["ci95"] == pytest.approx([ref.slope - half, ref.slope + half])
+    assert s["r2"] == pytest.approx(ref.rvalue ** 2)
