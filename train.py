@@ -36,7 +36,8 @@ from tqdm import tqdm
 import amup_timm
 from amup_timm import records
 from amup_timm.config import AmupConfig, register_configs, to_config
-from amup_timm.data import build_data, num_steps
+from amup_timm.data import DataSource, build_data, num_steps
+from amup_timm.probe import first_batch, probe_transfer
 from amup_timm.refrun import read_reference
 from amup_timm.width import apply_lr_scale
 
@@ -82,7 +83,8 @@ def read_amup(cfg: DictConfig) -> tuple[AmupConfig, str | None]:
     return replace(amup, ref_run=None, ref_lr=ref.lr, **model), ref.source
 
 
-def resolve_lr(model: torch.nn.Module, cfg: DictConfig, source: str | None) -> tuple[float, dict]:
+def resolve_lr(model: torch.nn.Module, cfg: DictConfig, source: str | None,
+               data: DataSource) -> tuple[float, dict]:
     """Base LR and its record: the depth law from a reference, else optim.lr (DESIGN 2.4)."""
     amup = model.amup.config
     report = model.amup.report
@@ -100,8 +102,15 @@ def resolve_lr(model: torch.nn.Module, cfg: DictConfig, source: str | None) -> t
     t = amup_timm.transfer_lr(model, optimizer=cfg.optim.opt)
     record.update({"L": t.L, "L_ref": t.L_ref, "ref_model": t.ref_model,
                    "ref_kwargs": t.ref_kwargs, "ref_lr": t.ref_lr, "ref_depths": t.ref_depths,
-                   "exponent": t.exponent, "K": t.K})
-    return t.lr, record
+                   "exponent": t.exponent, "K": t.K, "lr_law": t.lr})
+    if amup.lr_rule == "law":
+        return t.lr, record
+    shared = {k: model.amup.kwargs[k] for k in ("num_classes", "in_chans")}
+    record["lr_probe"] = probe_transfer(
+        model.amup.name, model.amup.kwargs, t.ref_model, {**shared, **t.ref_kwargs}, amup,
+        first_batch(data, amup.probe_batch_size), t.ref_lr, cfg.optim.opt,
+        float(cfg.optim.weight_decay))
+    return record["lr_probe"], record
 
 
 def init_wandb(cfg: DictConfig, run_dir: Path, multirun: bool):
@@ -156,7 +165,7 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
     model = amup_timm.create_model(cfg.model.name, amup,
                                    num_classes=data.num_classes, in_chans=data.in_chans,
                                    **OmegaConf.to_container(cfg.model.kwargs, resolve=True))
-    lr, amup_record = resolve_lr(model, cfg, ref_source)
+    lr, amup_record = resolve_lr(model, cfg, ref_source, data)
     if main_rank:
         log.info("%s\nbase LR %.4g (%s)", model.amup.report, lr,
                  amup_record["ref_source"] or "optim.lr")

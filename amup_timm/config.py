@@ -7,7 +7,8 @@ from typing import Any, Optional
 
 MEASURES = ("minimal_path", "longest_path", "blocks")
 HEAD_INITS = ("fan_in", "zero")
-LR_RULES = ("law",)
+LR_RULES = ("law", "probe")
+PROBE_VARIANTS = ("absolute", "relative")
 
 
 @dataclass
@@ -25,6 +26,9 @@ class AmupConfig:
     ref_lr / ref_run: the reference LR, by hand or read from a finished run.
     width: apply muP width multipliers relative to the reference's width.
     K / L / L_ref: pin the number of branches and the depths by hand.
+    lr_rule: ``law`` (the depth law) or ``probe`` (solve S_target(eta) = S_ref(ref_lr), DESIGN
+        2.6), with probe_seeds initializations, probe_evals bisection steps, probe_batch_size
+        examples and the ``absolute`` or ``relative`` S.
     """
 
     scheme: str = "am_mup"
@@ -43,12 +47,17 @@ class AmupConfig:
     L: Optional[float] = None
     L_ref: Optional[float] = None
     lr_rule: str = "law"
+    probe_seeds: int = 8
+    probe_evals: int = 15
+    probe_batch_size: int = 32
+    probe_variant: str = "absolute"
 
     def __post_init__(self) -> None:
         from .schemes import SCHEMES
 
         checks = [("scheme", self.scheme, tuple(SCHEMES)), ("measure", self.measure, MEASURES),
-                  ("head_init", self.head_init, HEAD_INITS), ("lr_rule", self.lr_rule, LR_RULES)]
+                  ("head_init", self.head_init, HEAD_INITS), ("lr_rule", self.lr_rule, LR_RULES),
+                  ("probe_variant", self.probe_variant, PROBE_VARIANTS)]
         for key, value, allowed in checks:
             if value not in allowed:
                 raise ValueError(f"amup.{key}={value!r} is not one of {list(allowed)}")
