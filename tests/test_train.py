@@ -143,3 +143,13 @@ def test_compile_tiny_model(tmp_path):
     run_train(*TINY, "model.kwargs.depth=2", "trainer.max_steps=3", "trainer.compile=true",
               "logger=none", f"hydra.run.dir={tmp_path}", timeout=900)
     assert results(tmp_path)["status"] == "finished"
+
+
+def test_probe_lr_rule_records_both_lrs(tmp_path):
+    run_train(*TINY, "model=resnet_1conv", "model.kwargs.depth=6", "amup.ref_depth=2",
+              "amup.ref_lr=0.05", "amup.lr_rule=probe", "amup.probe_seeds=2",
+              "trainer.max_steps=2", "logger=none", f"hydra.run.dir={tmp_path}")
+    res = results(tmp_path)
+    assert res["lr"] == res["amup"]["lr_probe"] != res["amup"]["lr_law"]
+    assert res["amup"]["lr_law"] == pytest.approx(0.05 * (res["amup"]["L"] / res["amup"]["L_ref"])
+                                                  ** -1.5)
