@@ -102,7 +102,8 @@ def resolve_lr(model: torch.nn.Module, cfg: DictConfig, source: str | None,
     t = amup_timm.transfer_lr(model, optimizer=cfg.optim.opt)
     record.update({"L": t.L, "L_ref": t.L_ref, "ref_model": t.ref_model,
                    "ref_kwargs": t.ref_kwargs, "ref_lr": t.ref_lr, "ref_depths": t.ref_depths,
-                   "exponent": t.exponent, "K": t.K, "lr_law": t.lr})
+                   "exponent": t.exponent, "K": t.K, "lr_law": t.lr, "measure": t.measure,
+                   "K_base": model.amup.K_base})
     if amup.lr_rule == "law":
         return t.lr, record
     shared = {k: model.amup.kwargs[k] for k in ("num_classes", "in_chans")}

@@ -15,7 +15,9 @@ PROBE_VARIANTS = ("absolute", "relative")
 class AmupConfig:
     """Everything AM-muP needs beyond the model itself (DESIGN 2.2-2.5).
 
-    scheme: parametrization (``am_mup``; ``standard`` is timm's own init and one global LR).
+    scheme: depth parametrization: ``am_mup``, ``depth_mup``, ``completep``, ``nfd`` or
+        ``standard`` (timm's own init and one global LR); see amup_timm/schemes/.
+    alpha: CompleteP's depth exponent; branch_scale: depth-muP's branch multiplier a.
     k_exponent: branch variance is cut to 1/K**k_exponent (1: the paper, 2: official BasicBlock).
     c: He gain, Var[W] = c / fan_in.
     head_init: classifier init, ``fan_in`` (Var = 1/fan_in) or ``zero``.
@@ -32,6 +34,8 @@ class AmupConfig:
     """
 
     scheme: str = "am_mup"
+    alpha: float = 1.0
+    branch_scale: float = 1.0
     k_exponent: float = 1.0
     c: float = 2.0
     head_init: str = "fan_in"

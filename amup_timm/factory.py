@@ -9,6 +9,7 @@ import timm
 from torch import nn
 
 from .config import AmupConfig, to_config
+from .hooks import multiply_output
 from .law import build_meta, check_model_name, resolve_reference, width_twin_kwargs
 from .report import ModelReport, describe
 from .schemes import get_scheme
@@ -25,6 +26,13 @@ class AmupState:
     report: ModelReport
     width_mults: dict[str, WidthMult] = field(default_factory=dict)
     readout_mult: float = 1.0
+    K: int = 0
+    K_base: int = 0
+
+    def depth_multipliers(self, optimizer: str) -> dict[str, tuple[float, float]]:
+        """The scheme's per-parameter (LR, eps) multipliers for ``optimizer``."""
+        return get_scheme(self.config.scheme).param_multipliers(
+            self.report, self.K, self.K_base, self.config, optimizer)
 
 
 def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs: Any
@@ -41,15 +49,32 @@ def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs
     kwargs = dict(timm_kwargs)
     model = timm.create_model(name, pretrained=False, **kwargs)
     report = describe(model)
-    get_scheme(cfg.scheme).init(model, report, cfg)
+    scheme = get_scheme(cfg.scheme)
+    scheme.init(model, report, cfg)
+    ref = resolve_reference(name, kwargs, cfg, model) if cfg.scheme != "standard" else None
+    K = cfg.K if cfg.K is not None else report.num_branches
+    K_base = describe(build_meta(ref.model, **ref.kwargs)).num_branches if ref else K
+    attach_branch_multipliers(model, report, scheme.branch_multiplier(K, K_base, cfg))
     mults: dict[str, WidthMult] = {}
     readout = 1.0
-    if cfg.width and cfg.scheme != "standard":
-        ref = resolve_reference(name, kwargs, cfg, model)
-        if ref is not None:
-            twin = build_meta(name, **width_twin_kwargs(kwargs, ref))
-            mults = width_multipliers(model, base_shapes(twin))
-            readout = readout_width_mult(model, mults)
-            attach_readout(model, readout, zero=cfg.head_init == "zero")
-    model.amup = AmupState(name, kwargs, cfg, report, mults, readout)
+    if cfg.width and ref is not None:
+        twin = build_meta(name, **width_twin_kwargs(kwargs, ref))
+        mults = width_multipliers(model, base_shapes(twin))
+        readout = readout_width_mult(model, mults)
+        attach_readout(model, readout, zero=cfg.head_init == "zero")
+    model.amup = AmupState(name, kwargs, cfg, report, mults, readout, K, K_base)
     return model
+
+
+def attach_branch_multipliers(model: nn.Module, report: ModelReport, scale: float) -> None:
+    """Multiply every residual branch's output by ``scale`` with a forward hook on the module
+    that produces it (found by the same tracing as the init)."""
+    if scale == 1.0:
+        return
+    modules = dict(model.named_modules())
+    for b in report.branches:
+        if not b.module or b.module not in modules:
+            raise ValueError(f"residual branch {b.name!r} is not the output of a module, so no "
+                             "forward multiplier can be attached; use amup.scheme=am_mup")
+        multiply_output(modules[b.module], scale)
+        b.multiplier = scale

@@ -162,10 +162,11 @@ def transfer_lr(model: nn.Module | str, amup: AmupConfig | dict | None = None, *
     if exponent == -1.5 and optimizer.lower() not in ("sgd", "momentum", "sgd_plain"):
         warnings.warn(f"the -3/2 depth law is a plain-SGD result; applying it to {optimizer!r} "
                       "(fits are recorded per optimizer)", stacklevel=2)
-    L = depth_of(report, cfg.measure, cfg.L)
-    L_ref = depth_of(ref_report, cfg.measure, cfg.L_ref)
+    measure = scheme.measure(cfg)
+    L = depth_of(report, measure, cfg.L)
+    L_ref = depth_of(ref_report, measure, cfg.L_ref)
     return Transfer(lr=law(ref_lr, L, L_ref, exponent), ref_lr=ref_lr, L=L, L_ref=L_ref,
                     K=cfg.K if cfg.K is not None else report.num_branches,
-                    K_ref=ref_report.num_branches, measure=cfg.measure, exponent=exponent,
+                    K_ref=ref_report.num_branches, measure=measure, exponent=exponent,
                     scheme=cfg.scheme, ref_model=ref.model, ref_kwargs=ref.kwargs,
                     depths=dict(report.depth), ref_depths=dict(ref_report.depth))

@@ -28,10 +28,10 @@ class ModelReport:
                 + ", ".join(f"{k}={v}" for k, v in self.depth.items()))
         if not self.branches:
             return head
-        rows = [("branch", "scale_param", "kind", "skip", "weighted")] + [
-            (b.name, b.scale_param or "-", b.scale_kind or "-", b.skip, str(b.num_weighted))
-            for b in self.branches]
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        rows = [("branch", "scale_param", "kind", "skip", "weighted", "multiplier")] + [
+            (b.name, b.scale_param or "-", b.scale_kind or "-", b.skip, str(b.num_weighted),
+             f"{b.multiplier:.4g}") for b in self.branches]
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return head + "\n" + "\n".join(lines)
@@ -46,6 +46,6 @@ def model_name(model: nn.Module) -> str:
 def describe(model: nn.Module, input_size: tuple[int, ...] | None = None) -> ModelReport:
     """Trace ``model`` once (fake tensors, no compute) and report its branches and depths."""
     graph = trace(model, input_size)
-    branches = find_branches(model, graph)
+    branches = find_branches(graph)
     return ModelReport(model_name(model), len(branches), depth_measures(graph, len(branches)),
                        branches)

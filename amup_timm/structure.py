@@ -54,10 +54,14 @@ class Branch:
     scale_kind: str | None  # "layerscale" | "norm" | "weight" | None
     skip: str  # "identity" | "projection"
     num_weighted: int
+    module: str | None = None  # the module whose output is the branch (forward multipliers)
+    params: list[str] = field(default_factory=list)  # the branch's weights, in data-flow order
+    multiplier: float = 1.0  # forward multiplier a scheme attached (1: none)
 
     def as_dict(self) -> dict:
         return dict(name=self.name, scale_param=self.scale_param, scale_kind=self.scale_kind,
-                    skip=self.skip, num_weighted=self.num_weighted)
+                    skip=self.skip, num_weighted=self.num_weighted, module=self.module,
+                    params=list(self.params), multiplier=self.multiplier)
 
 
 @dataclass
@@ -67,6 +71,7 @@ class Graph:
     nodes: list[Node]
     output: int
     classifier_params: frozenset[str] = field(default_factory=frozenset)
+    producers: dict[int, str] = field(default_factory=dict)  # node -> innermost module output
 
 
 class _Recorder(TorchFunctionMode):
@@ -148,6 +153,8 @@ def trace(model: nn.Module, input_size: tuple[int, ...] | None = None) -> Graph:
     names = {id(m): n for n, m in model.named_modules()}
     params = {id(p): n for n, p in model.named_parameters()}
     paths: list[str] = []
+    producers: dict[int, str] = {}
+    rec = _Recorder(params, paths)
     shape = (1, *_input_shape(model, input_size))
     on_meta = any(p.is_meta for p in model.parameters())
     was_training = model.training
@@ -162,6 +169,8 @@ def trace(model: nn.Module, input_size: tuple[int, ...] | None = None) -> Graph:
 
         def leave(m: nn.Module, args: tuple, out: object) -> None:
             paths.pop()
+            if isinstance(out, torch.Tensor) and id(out) in rec.by_id:
+                producers.setdefault(rec.by_id[id(out)], names.get(id(m), ""))
 
         hooks = [nn.modules.module.register_module_forward_pre_hook(enter),
                  nn.modules.module.register_module_forward_hook(leave)]
@@ -169,7 +178,6 @@ def trace(model: nn.Module, input_size: tuple[int, ...] | None = None) -> Graph:
             stack.callback(h.remove)
         stack.enter_context(nullcontext() if on_meta else FakeTensorMode(allow_non_fake_inputs=True))
         x = torch.empty(shape, device="meta" if on_meta else "cpu")
-        rec = _Recorder(params, paths)
         rec.add(x, Node(0, "input", [], True, kind="input"))
         try:
             with rec, torch.no_grad():
@@ -183,7 +191,7 @@ def trace(model: nn.Module, input_size: tuple[int, ...] | None = None) -> Graph:
     if not outs or id(outs[0]) not in rec.by_id:
         raise StructureError(f"the output of {type(model).__name__} does not depend on its input; "
                              "pin amup.K, amup.L and amup.L_ref by hand.")
-    return Graph(rec.nodes, rec.by_id[id(outs[0])], head_params)
+    return Graph(rec.nodes, rec.by_id[id(outs[0])], head_params, producers)
 
 
 def _ancestors(g: Graph) -> list[int]:
@@ -234,7 +242,7 @@ def _scale_of(g: Graph, start: int, members: int) -> tuple[str | None, str | Non
         i = ins[0]
 
 
-def find_branches(model: nn.Module, g: Graph) -> list[Branch]:
+def find_branches(g: Graph) -> list[Branch]:
     """Each residual join's branch, its skip kind and the parameter that carries its scale."""
     anc = _ancestors(g)
     weighted = _mask(g, "weight")
@@ -249,15 +257,15 @@ def find_branches(model: nn.Module, g: Graph) -> list[Branch]:
         else:
             branch, members, nw, skip_w = b, only_b, wb, wa
         param, kind = _scale_of(g, branch, members)
-        if param is None:  # fall back to the branch's last weighted layer
-            last = [n for n in g.nodes if (members >> n.idx) & 1 and n.kind == "weight"]
-            if last:
-                param, kind = last[-1].param, "weight"
+        weights = [n.param for n in g.nodes if (members >> n.idx) & 1 and n.kind == "weight"]
+        if param is None and weights:  # fall back to the branch's last weighted layer
+            param, kind = weights[-1], "weight"
         path = j.path
         k = counts.get(path, 0)
         counts[path] = k + 1
         out.append(Branch(f"{path}:{k}" if path else str(k), param, kind,
-                          "identity" if skip_w == 0 else "projection", nw))
+                          "identity" if skip_w == 0 else "projection", nw,
+                          g.producers.get(branch), list(dict.fromkeys(weights))))
     return out
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .hooks import multiply_input
+
 ADAM_LIKE = ("adam", "adamw", "nadam", "nadamw", "radam", "lamb", "lambw", "adan", "adopt")
 
 
@@ -97,42 +99,40 @@ def attach_readout(model: nn.Module, width_mult: float, zero: bool) -> None:
     if not zero:
         with torch.no_grad():
             head.weight.mul_(width_mult ** 0.5)
-    head.register_forward_pre_hook(_ReadoutScale(1.0 / width_mult))
-
-
-class _ReadoutScale:
-    """Forward pre-hook that multiplies the classifier's input by a constant (picklable)."""
-
-    def __init__(self, scale: float):
-        self.scale = scale
-
-    def __call__(self, module: nn.Module, args: tuple) -> tuple:
-        return (args[0] * self.scale, *args[1:])
+    multiply_input(head, 1.0 / width_mult)
 
 
 def param_groups(model: nn.Module, optimizer: str = "sgd", weight_decay: float = 0.0,
-                 mults: dict[str, WidthMult] | None = None) -> list[dict]:
+                 eps: float = 1e-8) -> list[dict]:
     """Optimizer groups with ``lr_scale`` and their own ``weight_decay`` (timm conventions).
 
-    1-D parameters and ``model.no_weight_decay()`` names get no decay. Pass the result to
-    ``timm.optim.create_optimizer_v2(param_group_fn=...)`` or straight to an optimizer; the LR
-    of each group is base_lr * lr_scale (timm's schedulers apply it; see ``apply_lr_scale``).
+    ``lr_scale`` is muP's width multiplier times the scheme's per-parameter depth multiplier
+    (for models from ``amup_timm.create_model``; 1 otherwise); a scheme that scales Adam's eps
+    sets the group's ``eps`` (base ``eps``). 1-D parameters and ``model.no_weight_decay()``
+    names get no decay. Pass the result to ``timm.optim.create_optimizer_v2(param_group_fn=
+    ...)`` or straight to an optimizer; each group's LR is base_lr * lr_scale (timm's
+    schedulers apply it; see ``apply_lr_scale``).
     """
-    if mults is None:
-        mults = getattr(getattr(model, "amup", None), "width_mults", None) or {}
+    state = getattr(model, "amup", None)
+    mults = state.width_mults if state is not None else {}
+    depth = state.depth_multipliers(optimizer) if state is not None else {}
     skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
-    groups: dict[tuple[float, float], dict] = {}
+    groups: dict[tuple[float, float, float], dict] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         m = mults.get(name, WidthMult(0))
+        lr_depth, eps_depth = depth.get(name, depth.get("*", (1.0, 1.0)))
         decays = p.ndim > 1 and name not in skip and not name.endswith(".bias")
         wd = weight_decay * m.weight_decay(optimizer) if decays else 0.0
-        key = (m.lr(optimizer), wd)
-        group = groups.setdefault(key, {"params": [], "param_names": [], "lr_scale": key[0],
-                                        "weight_decay": wd})
-        group["params"].append(p)
-        group["param_names"].append(name)
+        key = (m.lr(optimizer) * lr_depth, wd, eps_depth)
+        if key not in groups:
+            groups[key] = {"params": [], "param_names": [], "lr_scale": key[0],
+                           "weight_decay": wd}
+            if eps_depth != 1.0:
+                groups[key]["eps"] = eps * eps_depth
+        groups[key]["params"].append(p)
+        groups[key]["param_names"].append(name)
     return list(groups.values())
 
 

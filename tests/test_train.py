@@ -131,10 +131,12 @@ def test_wandb_offline_run_holds_logged_keys(tmp_path):
 def test_torchrun_two_processes_train_one_run(tmp_path):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
                 "--master_port=29533"]
-    run_train(*TINY, "trainer.max_steps=6", "logger=none", f"hydra.run.dir={tmp_path}",
+    run_train(*TINY, "model=resnet_1conv", "model.kwargs.depth=2", "amup.scheme=depth_mup",
+              "trainer.max_steps=6", "logger=none", f"hydra.run.dir={tmp_path}",
               launcher=launcher, OMP_NUM_THREADS="1")
     res = results(tmp_path)
     assert res["status"] == "finished" and res["world_size"] == 2 and res["steps"] == 6
+    assert res["amup"]["scheme"] == "depth_mup" and math.isfinite(res["final"]["val_loss"])
 
 
 @pytest.mark.skipif(not (shutil.which("g++") or shutil.which("c++")),

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from .am_mup import AmMup
 from .base import Scheme
+from .completep import CompleteP
+from .depth_mup import DepthMup
+from .nfd import Nfd
 from .standard import Standard
 
-SCHEMES: dict[str, type[Scheme]] = {"am_mup": AmMup, "standard": Standard}
+SCHEMES: dict[str, type[Scheme]] = {s.name: s for s in (AmMup, DepthMup, CompleteP, Nfd,
+                                                          Standard)}
 
 
 def get_scheme(name: str) -> Scheme:

@@ -53,12 +53,9 @@ def he_init(model: nn.Module, c: float, head_init: str) -> None:
 
 
 @torch.no_grad()
-def scale_branches(model: nn.Module, report: ModelReport, K: int, k_exponent: float,
-                   c: float) -> None:
-    """Cut each branch's output variance to 1/K**k_exponent through its scale parameter."""
-    if K <= 0:
-        return
-    scale = K ** (-k_exponent / 2)
+def scale_branches(model: nn.Module, report: ModelReport, scale: float, c: float) -> None:
+    """Multiply each branch's output scale by ``scale`` through its scale parameter (a
+    LayerScale or norm weight is set to it; a last weight gets std sqrt(c/fan_in) * scale)."""
     params = dict(model.named_parameters())
     modules = dict(model.named_modules())
     for b in report.branches:
@@ -92,7 +89,8 @@ class AmMup(Scheme):
     def init(self, model: nn.Module, report: ModelReport, cfg: AmupConfig) -> None:
         he_init(model, cfg.c, cfg.head_init)
         K = cfg.K if cfg.K is not None else report.num_branches
-        scale_branches(model, report, K, cfg.k_exponent, cfg.c)
+        if K > 0:
+            scale_branches(model, report, K ** (-cfg.k_exponent / 2), cfg.c)
 
     def depth_exponent(self, cfg: AmupConfig, optimizer: str) -> float:
         return cfg.exponent
