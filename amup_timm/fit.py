@@ -119,9 +119,15 @@ def fit_sweep(source: str | Path, select: str = "final", exponent: float = -1.5,
     for r in records:
         groups[(r["optimizer"] or "?", r["scheme"] or "?")].append(r)
     return {"source": str(source), "select": select, "exponent": exponent,
-            "groups": [{"optimizer": o, "scheme": s, **fit_group(recs, select, exponent,
-                                                                  base_depth)}
+            "groups": [{"optimizer": o, "scheme": s, "exponent": _exponent(recs, exponent),
+                        **fit_group(recs, select, _exponent(recs, exponent), base_depth)}
                        for (o, s), recs in sorted(groups.items())]}
+
+
+def _exponent(records: list[dict], default: float) -> float:
+    """The law exponent the group's scheme predicts (``default`` for am_mup or if unknown)."""
+    found = {r.get("exponent") for r in records} - {None}
+    return found.pop() if len(found) == 1 else default
 
 
 def write_outputs(result: dict, out: Path, measure: str = "minimal_path") -> list[Path]:
@@ -137,7 +143,35 @@ def write_outputs(result: dict, out: Path, measure: str = "minimal_path") -> lis
                 w.writerow([g["optimizer"], g["scheme"], r["model"], r["depth"],
                             *[r["L"].get(m) for m in MEASURES], r["eta_star"], r["best_loss"],
                             r["runs"], r["diverged"], r["failed"]])
-    return [out / "fit.json", out / "fit.csv", *plot(result, out, measure)]
+    (out / "fit.md").write_text(markdown(result))
+    return [out / "fit.json", out / "fit.csv", out / "fit.md", *plot(result, out, measure)]
+
+
+def markdown(result: dict) -> str:
+    """Tables a person reads: per group, eta* and best loss per depth, slopes, transfer error."""
+    lines = [f"# eta*(L) fit of `{result['source']}` (selected by {result['select']} loss)", ""]
+    for g in result["groups"]:
+        lines += [f"## {g['optimizer']} / {g['scheme']} (law exponent {g['exponent']:g})", "",
+                  "| model | depth | L minimal_path | L blocks | eta* | best loss | runs | "
+                  "diverged |", "|---|---|---|---|---|---|---|---|"]
+        for r in g["rows"]:
+            eta = f"{r['eta_star']:.4g}" if r["eta_star"] else "-"
+            loss = f"{r['best_loss']:.4f}" if r["best_loss"] is not None else "-"
+            lines.append(f"| {r['model']} | {r['depth']} | {r['L'].get('minimal_path', '-')} | "
+                         f"{r['L'].get('blocks', '-')} | {eta} | {loss} | {r['runs']} | "
+                         f"{r['diverged']} |")
+        lines += ["", "| measure | slope | 95% interval | R^2 | mean transfer error (decades) |",
+                  "|---|---|---|---|---|"]
+        for m, sl in g["slopes"].items():
+            if sl["slope"] is None:
+                continue
+            errs = [t["error_log10"] for t in g["transfer"] if t["measure"] == m]
+            ci = (f"[{sl['ci95'][0]:.2f}, {sl['ci95'][1]:.2f}]" if sl["ci95"][0] is not None
+                  else "-")
+            lines.append(f"| {m} | {sl['slope']:.3f} | {ci} | {sl['r2']:.3f} | "
+                         f"{sum(errs) / max(1, len(errs)):.3f} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def plot(result: dict, out: Path, measure: str = "minimal_path") -> list[Path]:

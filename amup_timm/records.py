@@ -95,14 +95,28 @@ def normalize(res: dict, where: str) -> dict:
         lr = 10 ** optim["log10_lr"] if optim.get("log10_lr") is not None else optim.get("lr")
     amup = res.get("amup") or {}
     final = res.get("final") or {}
+    scheme = amup.get("scheme") or (cfg.get("amup") or {}).get("scheme", "am_mup")
     return {"status": res.get("status", "failed"), "lr": lr, "model": model, "kwargs": kwargs,
             "depth": run_depth(model or "", kwargs),
             "optimizer": res.get("optimizer") or optim.get("opt"),
-            "scheme": amup.get("scheme") or (cfg.get("amup") or {}).get("scheme", "am_mup"),
+            "scheme": scheme, "exponent": _law_exponent(cfg.get("amup") or {"scheme": scheme},
+                                                        res.get("optimizer") or optim.get("opt")),
             "seed": res.get("seed", (cfg.get("trainer") or {}).get("seed")),
             "depths": amup.get("depths") or {}, "train_loss": final.get("train_loss"),
             "mean_train_loss": final.get("mean_train_loss"), "val_loss": final.get("val_loss"),
             "error": res.get("error"), "path": where}
+
+
+def _law_exponent(amup: dict, optimizer: str | None) -> float | None:
+    """The depth-law exponent the run's scheme predicts for its optimizer."""
+    from .config import to_config
+    from .schemes import get_scheme
+
+    try:
+        cfg = to_config({k: v for k, v in amup.items() if k != "ref_run"})
+        return get_scheme(cfg.scheme).depth_exponent(cfg, optimizer or "sgd")
+    except (ValueError, TypeError):
+        return None
 
 
 def _wandb_api():
