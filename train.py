@@ -216,7 +216,7 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
                "data": cfg.data.name, "seed": cfg.trainer.seed, "steps": step,
                "max_steps": total, "world_size": world, "amup": amup_record, "final": final,
                "error": error, "run_dir": str(run_dir),
-               "overrides": list(HydraConfig.get().overrides.task),
+               "overrides": list(HydraConfig.get().overrides.task), "timing": timing,
                "wandb": {"id": run.id, "mode": cfg.logger.mode} if run else None,
                "config": OmegaConf.to_container(cfg, resolve=True)}
         if main_rank:
@@ -236,6 +236,7 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
     bar = tqdm(total=total, initial=start, disable=not (main_rank and cfg.trainer.progress),
                dynamic_ncols=True, desc=cfg.model.name)
     step, t0, status = start, time.perf_counter(), "finished"
+    timed_from: tuple[int, float] | None = None  # steady state: after the first log interval
     while step < total:
         x, y = next(batches)
         if cfg.trainer.channels_last is True or (cfg.trainer.channels_last == "auto" and on_gpu):
@@ -276,7 +277,15 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
                     run.log({f"val/{k[4:]}": v for k, v in metrics.items()}, step=step)
             if cfg.trainer.ckpt_every and step % cfg.trainer.ckpt_every == 0:
                 save(step)
+            if timed_from is None:
+                timed_from = (step, time.perf_counter())
     bar.close()
+    timing = None
+    if timed_from is not None and step > timed_from[0]:
+        seconds = time.perf_counter() - timed_from[1]
+        timing = {"steps": step - timed_from[0], "seconds": seconds,
+                  "step_s": seconds / (step - timed_from[0]),
+                  "images_per_s": (step - timed_from[0]) * data.batch_size * world / seconds}
 
     tail = losses[-max(1, len(losses) // 10):]
     final = {"train_loss": sum(tail) / len(tail), "mean_train_loss": sum(losses) / len(losses)}

@@ -46,17 +46,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--select", choices=("final", "mean"), default="final")
     args = p.parse_args(argv)
     sweep = Path(args.sweep)
+    for depth, grid in fine_grids(sweep, args.step, args.points, args.select).items():
+        if grid:
+            rerun(sweep, sweep / f"refine_d{depth}", depth, grid)
+
+
+def rerun(sweep: Path, out: Path, depth: int, log10_lrs: list[float]) -> None:
+    """``train.py -m`` with the sweep's own overrides at one depth and other LRs, into out."""
     overrides = [o for o in OmegaConf.load(sweep / "multirun.yaml").hydra.overrides.task
                  if not o.startswith(("model.kwargs.depth=", "optim.log10_lr=", "optim.lr="))]
     train = Path(__file__).resolve().parents[1] / "train.py"
-    for depth, grid in fine_grids(sweep, args.step, args.points, args.select).items():
-        if not grid:
-            continue
-        cmd = [sys.executable, str(train), "-m", *overrides, f"model.kwargs.depth={depth}",
-               "optim.log10_lr=" + ",".join(str(g) for g in grid),
-               f"hydra.sweep.dir={sweep / f'refine_d{depth}'}"]
-        print("+ " + " ".join(cmd[1:]), flush=True)
-        subprocess.run(cmd, check=True)
+    cmd = [sys.executable, str(train), "-m", *overrides, f"model.kwargs.depth={depth}",
+           "optim.log10_lr=" + ",".join(str(g) for g in log10_lrs), f"hydra.sweep.dir={out}"]
+    print("+ " + " ".join(cmd[1:]), flush=True)
+    subprocess.run(cmd, check=True)
 
 
 if __name__ == "__main__":
