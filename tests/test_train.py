@@ -155,3 +155,14 @@ def test_probe_lr_rule_records_both_lrs(tmp_path):
     assert res["lr"] == res["amup"]["lr_probe"] != res["amup"]["lr_law"]
     assert res["amup"]["lr_law"] == pytest.approx(0.05 * (res["amup"]["L"] / res["amup"]["L_ref"])
                                                   ** -1.5)
+
+
+def test_gpu_code_paths_run_on_cpu(tmp_path):
+    """bf16 autocast and channels_last (the GPU defaults) also run on the CPU."""
+    run_train(*TINY, "model=resnet_1conv", "model.kwargs.depth=2", "trainer.precision=bf16",
+              "trainer.channels_last=true", "trainer.max_steps=6", "trainer.log_every=2",
+              "logger=none",
+              f"hydra.run.dir={tmp_path}")
+    res = results(tmp_path)
+    assert res["status"] == "finished" and math.isfinite(res["final"]["train_loss"])
+    assert res["timing"]["steps"] > 0 and res["timing"]["images_per_s"] > 0
