@@ -16,28 +16,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from torch import nn
-
 from ..width import is_adam_like
-from .am_mup import he_init, scale_branches
-from .base import Scheme
+from .depth_mup import DepthMup
 
 if TYPE_CHECKING:
     from ..config import AmupConfig
     from ..report import ModelReport
 
 
-class CompleteP(Scheme):
-    """Branch multiplier (L/L_base)^-alpha with alpha-dependent hidden LR and eps."""
+class CompleteP(DepthMup):
+    """Branch multiplier (L/L_base)^-alpha with alpha-dependent hidden LR and eps (depth_mup's
+    plain branch init and L = K)."""
 
     name = "completep"
-
-    def init(self, model: nn.Module, report: ModelReport, cfg: AmupConfig) -> None:
-        he_init(model, cfg.c, cfg.head_init)
-        scale_branches(model, report, 1.0, cfg.c)
-
-    def measure(self, cfg: AmupConfig) -> str:
-        return "blocks"
 
     def depth_exponent(self, cfg: AmupConfig, optimizer: str) -> float:
         return 0.0 if is_adam_like(optimizer) else 2 * cfg.alpha - 1
