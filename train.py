@@ -46,7 +46,11 @@ register_configs()
 
 
 def setup_device(cfg: DictConfig) -> tuple[int, int, torch.device]:
-    """(rank, world size, device); joins the torchrun process group when there is one."""
+    """(rank, world size, device); joins the torchrun (or SLURM multi-task) process group."""
+    if "WORLD_SIZE" not in os.environ and int(os.environ.get("SLURM_NTASKS", 1)) > 1:
+        from submitit.helpers import TorchDistributedEnvironment  # hydra/launcher=slurm_ddp
+
+        TorchDistributedEnvironment().export()
     world = int(os.environ.get("WORLD_SIZE", 1))
     rank = int(os.environ.get("RANK", 0))
     want = cfg.trainer.device
