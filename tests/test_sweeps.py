@@ -144,3 +144,13 @@ def test_fit_slope_interval_matches_scipy():
     assert s["slope"] == pytest.approx(ref.slope)
     assert s["ci95"] == pytest.approx([ref.slope - half, ref.slope + half])
     assert s["r2"] == pytest.approx(ref.rvalue ** 2)
+
+
+def test_refine_grid_surrounds_each_optimum(tmp_path):
+    from amup_timm.refine import fine_grids
+
+    grids = fine_grids(_synthetic_records(tmp_path), step=1 / 12, points=2, select="final")
+    for depth, grid in grids.items():
+        center = math.log10(0.5 * (depth + 1) ** -1.5)
+        assert len(grid) == 4 and all(abs(g - center) <= 2 / 12 + 1e-6 for g in grid)
+        assert min(grid) < center < max(grid)
