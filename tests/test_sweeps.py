@@ -152,7 +152,7 @@ def test_refine_grid_surrounds_each_optimum(tmp_path):
     sweep = _synthetic_records(tmp_path)
     for depth, grid in fine_grids(sweep, step=1 / 18, points=2, select="final").items():
         center = math.log10(0.5 * (depth + 1) ** -1.5)
-        assert len(grid) == 4 and all(abs(g - center) <= 2 / 18 + 1e-6 for g in grid)
+        assert len(grid) == 4 and all(abs(g - center) <= 2 / 18 + 1e-4 for g in grid)
         assert min(grid) < center < max(grid)
     # +-2/12 decade is already on the sweep's 1/6-decade grid: only +-1/12 is new
     assert all(len(g) == 2 for g in fine_grids(sweep, 1 / 12, 2, "final").values())
