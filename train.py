@@ -39,6 +39,7 @@ from amup_timm.config import AmupConfig, register_configs, to_config
 from amup_timm.data import DataSource, build_data, num_steps
 from amup_timm.probe import first_batch, probe_transfer
 from amup_timm.refrun import read_reference
+from amup_timm.schemes import get_scheme
 from amup_timm.width import apply_lr_scale
 
 log = logging.getLogger("train")
@@ -92,8 +93,9 @@ def resolve_lr(model: torch.nn.Module, cfg: DictConfig, source: str | None,
     """Base LR and its record: the depth law from a reference, else optim.lr (DESIGN 2.4)."""
     amup = model.amup.config
     report = model.amup.report
-    record = {"scheme": amup.scheme, "K": amup.K or report.num_branches,
-              "measure": amup.measure, "depths": report.depth, "L": report.depth[amup.measure],
+    measure = get_scheme(amup.scheme).measure(amup)
+    record = {"scheme": amup.scheme, "K": model.amup.K, "K_base": model.amup.K_base,
+              "measure": measure, "depths": report.depth, "L": report.depth[measure],
               "L_ref": None, "ref_model": None, "ref_kwargs": None, "ref_lr": None,
               "ref_source": source, "lr_rule": amup.lr_rule}
     if amup.ref_lr is None:
@@ -106,8 +108,7 @@ def resolve_lr(model: torch.nn.Module, cfg: DictConfig, source: str | None,
     t = amup_timm.transfer_lr(model, optimizer=cfg.optim.opt)
     record.update({"L": t.L, "L_ref": t.L_ref, "ref_model": t.ref_model,
                    "ref_kwargs": t.ref_kwargs, "ref_lr": t.ref_lr, "ref_depths": t.ref_depths,
-                   "exponent": t.exponent, "K": t.K, "lr_law": t.lr, "measure": t.measure,
-                   "K_base": model.amup.K_base})
+                   "exponent": t.exponent, "lr_law": t.lr})
     if amup.lr_rule == "law":
         return t.lr, record
     shared = {k: model.amup.kwargs[k] for k in ("num_classes", "in_chans")}
@@ -196,6 +197,8 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         torch.set_rng_state(ckpt["rng"])
+        if on_gpu and ckpt.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
         start, losses = ckpt["step"], ckpt["losses"]
         if main_rank:
             records.truncate_metrics(run_dir, start)
@@ -231,7 +234,8 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
         if main_rank:
             records.save_checkpoint(run_dir, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "rng": torch.get_rng_state(), "step": step, "losses": losses})
+                "rng": torch.get_rng_state(), "step": step, "losses": losses,
+                "cuda_rng": torch.cuda.get_rng_state(device) if on_gpu else None})
 
     # The loop: one host sync per log interval (loss values, divergence check, throughput).
     net.train()
@@ -272,7 +276,10 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
                 if run is not None:
                     run.log({"train/loss": values[-1], "train/images_per_s": ips, **lrs},
                             step=step)
-            if not all(math.isfinite(v) for v in values):
+            diverged = torch.tensor(float(not all(map(math.isfinite, values))), device=device)
+            if dist.is_initialized():  # every rank stops together
+                dist.all_reduce(diverged, op=dist.ReduceOp.MAX)
+            if diverged.item():
                 status = "diverged"
                 break
             if cfg.trainer.eval_every and step % cfg.trainer.eval_every == 0 and step < total:
