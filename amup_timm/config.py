@@ -28,6 +28,8 @@ class AmupConfig:
     ref_lr / ref_run: the reference LR, by hand or read from a finished run.
     width: apply muP width multipliers relative to the reference's width.
     K / L / L_ref: pin the number of branches and the depths by hand.
+    K_base: pin the base model's number of branches (completep's and nfd's base depth) when
+        no reference model is given, e.g. in a sweep whose LRs come from a grid.
     lr_rule: ``law`` (the depth law) or ``probe`` (solve S_target(eta) = S_ref(ref_lr), DESIGN
         2.6), with probe_seeds initializations, probe_evals bisection steps, probe_batch_size
         examples and the ``absolute`` or ``relative`` S.
@@ -48,6 +50,7 @@ class AmupConfig:
     ref_run: Optional[str] = None
     width: bool = True
     K: Optional[int] = None
+    K_base: Optional[int] = None
     L: Optional[float] = None
     L_ref: Optional[float] = None
     lr_rule: str = "law"

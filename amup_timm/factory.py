@@ -53,7 +53,8 @@ def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs
     scheme.init(model, report, cfg)
     ref = resolve_reference(name, kwargs, cfg, model) if cfg.scheme != "standard" else None
     K = cfg.K if cfg.K is not None else report.num_branches
-    K_base = describe(build_meta(ref.model, **ref.kwargs)).num_branches if ref else K
+    K_base = (cfg.K_base if cfg.K_base is not None else
+              describe(build_meta(ref.model, **ref.kwargs)).num_branches if ref else K)
     attach_branch_multipliers(model, report, scheme.branch_multiplier(K, K_base, cfg))
     mults: dict[str, WidthMult] = {}
     readout = 1.0

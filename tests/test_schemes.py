@@ -109,3 +109,9 @@ def test_multipliers_survive_compile():
     x = torch.randn(2, 3, 8, 8)
     with torch.no_grad():
         assert torch.allclose(torch.compile(model)(x), model(x), atol=1e-5)
+
+
+def test_pinned_base_depth_without_reference():
+    model = _r1(8, scheme="completep", K_base=2)
+    assert model.amup.K_base == 2
+    assert model.amup.report.branches[0].multiplier == pytest.approx(1 / 4)
