@@ -183,32 +183,40 @@ def plot(result: dict, out: Path, measure: str = "minimal_path") -> list[Path]:
 
     fig1, ax1 = plt.subplots(figsize=(5.5, 4.2))
     fig2, ax2 = plt.subplots(figsize=(5.5, 4.2))
-    for g in result["groups"]:
-        label = f"{g['optimizer']}/{g['scheme']}"
+    colors = plt.get_cmap("tab10")
+    for k, g in enumerate(result["groups"]):
+        label, color = f"{g['optimizer']}/{g['scheme']}", colors(k % 10)
         ok = [r for r in g["rows"] if r["eta_star"] is not None and measure in r["L"]]
         if ok:
             L = [r["L"][measure] for r in ok]
             eta = [r["eta_star"] for r in ok]
-            ax1.scatter(L, eta, label=f"eta* {label}")
             s = g["slopes"].get(measure, {})
+            fitted = f", fit {s['slope']:.2f}" if s.get("slope") is not None else ""
+            ax1.scatter(L, eta, color=color, label=f"{label}{fitted}, law {g['exponent']:g}")
+            xs = [min(L), max(L)]
             if s.get("slope") is not None:
-                xs = [min(L), max(L)]
                 ax1.plot(xs, [math.exp(s["intercept"]) * x ** s["slope"] for x in xs],
-                         label=f"fit slope {s['slope']:.2f}")
-                ref = math.exp(sum(math.log(e) + 1.5 * math.log(x) for x, e in zip(L, eta))
-                               / len(L))
-                ax1.plot(xs, [ref * x ** result["exponent"] for x in xs], "k--",
-                         label=f"law {result['exponent']:g}")
+                         color=color)
+            ref = math.exp(sum(math.log(e) - g["exponent"] * math.log(x)
+                               for x, e in zip(L, eta)) / len(L))
+            ax1.plot(xs, [ref * x ** g["exponent"] for x in xs], "--", color=color, alpha=0.6)
         cmap = plt.get_cmap("viridis")
         for i, r in enumerate(g["rows"]):
-            pts = [(lr, loss) for lr, loss, _ in r["curve"] if math.isfinite(loss)]
+            pts = [(lr, loss) for lr, loss, _ in r["curve"] if loss is not None
+                   and math.isfinite(loss)]
             if pts:
                 ax2.plot(*zip(*pts), "o-", ms=3, color=cmap(i / max(1, len(g["rows"]) - 1)),
-                         label=f"{r['model']} d={r['depth']}")
+                         label=f"{label} {r['model']} d={r['depth']}"
+                         if len(result["groups"]) > 1 else f"{r['model']} d={r['depth']}")
     ax1.set(xscale="log", yscale="log", xlabel=f"L ({measure})", ylabel="eta*",
-            title="best LR against depth")
+            title="best LR against depth (solid: fit, dashed: law)")
+    losses = sorted(loss for g in result["groups"] for r in g["rows"] for _, loss, _ in r["curve"]
+                    if loss is not None and math.isfinite(loss))
+    if losses:  # runs that blew up without overflowing would flatten every curve
+        top = min(losses[-1], losses[0] + 3 * (losses[len(losses) // 2] - losses[0]) + 1e-3)
+        ax2.set_ylim(losses[0] - 0.02 * (top - losses[0]) - 1e-3, top)
     ax2.set(xscale="log", xlabel="learning rate", ylabel=f"train loss ({result['select']})",
-            title="loss against LR per depth")
+            title="loss against LR per depth (diverged LRs omitted)")
     for ax in (ax1, ax2):
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
