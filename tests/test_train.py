@@ -4,6 +4,7 @@ import json
 import math
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -129,8 +130,11 @@ def test_wandb_offline_run_holds_logged_keys(tmp_path):
 
 
 def test_torchrun_two_processes_train_one_run(tmp_path):
+    with socket.socket() as sock:  # a free port for the rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                "--master_port=29533"]
+                "--master_addr=127.0.0.1", f"--master_port={port}"]
     run_train(*TINY, "model=resnet_1conv", "model.kwargs.depth=2", "amup.scheme=depth_mup",
               "trainer.max_steps=6", "logger=none", f"hydra.run.dir={tmp_path}",
               launcher=launcher, OMP_NUM_THREADS="1")
