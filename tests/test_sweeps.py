@@ -156,3 +156,24 @@ def test_refine_grid_surrounds_each_optimum(tmp_path):
         assert min(grid) < center < max(grid)
     # +-2/12 decade is already on the sweep's 1/6-decade grid: only +-1/12 is new
     assert all(len(g) == 2 for g in fine_grids(sweep, 1 / 12, 2, "final").values())
+
+
+def test_fit_logs_table_and_plots_to_wandb_offline(tmp_path):
+    from helpers import wandb_records
+
+    (tmp_path / "sweep").mkdir()
+    result = fit.fit_sweep(_synthetic_records(tmp_path / "sweep"))
+    out = tmp_path / "fit"
+    files = fit.write_outputs(result, out)
+    fit.log_to_wandb(result, files, out, {"project": "amup-timm-test", "mode": "offline"})
+    (log,) = out.glob("wandb/offline-run-*/run-*.wandb")
+    keys, summary = set(), set()
+    for rec in wandb_records(log):
+        kind = rec.WhichOneof("record_type")
+        if kind == "history":
+            keys |= {i.key or "/".join(i.nested_key) for i in rec.history.item}
+        elif kind == "summary":
+            summary |= {i.key or "/".join(i.nested_key) for i in rec.summary.update}
+    logged = {k.split("/")[0] + "/" + k.split("/")[1] for k in keys if k.startswith("fit/")}
+    assert {"fit/table", "fit/eta_vs_L", "fit/loss_vs_lr"} <= logged, sorted(keys)
+    assert "fit/momentum/am_mup/minimal_path/slope" in summary
