@@ -19,7 +19,6 @@ import time
 import traceback
 import uuid
 from contextlib import nullcontext
-from dataclasses import replace
 from pathlib import Path
 
 import hydra
@@ -35,10 +34,10 @@ from tqdm import tqdm
 
 import amup_timm
 from amup_timm import records
-from amup_timm.config import AmupConfig, register_configs, to_config
+from amup_timm.config import register_configs, to_config
 from amup_timm.data import DataSource, build_data, num_steps
 from amup_timm.probe import first_batch, probe_transfer
-from amup_timm.refrun import read_reference
+from amup_timm.refrun import apply_ref_run
 from amup_timm.schemes import get_scheme
 from amup_timm.width import apply_lr_scale
 
@@ -76,18 +75,6 @@ def shared_run_dir(run_dir: str, world: int) -> str:
     return box[0]
 
 
-def read_amup(cfg: DictConfig) -> tuple[AmupConfig, str | None]:
-    """The amup config with a reference run resolved into ref_lr (and ref_model), and the
-    reference LR's source."""
-    amup = to_config(cfg.amup)
-    if amup.ref_run is None:
-        return amup, "amup.ref_lr" if amup.ref_lr is not None else None
-    ref = read_reference(amup.ref_run, amup)
-    model = {} if amup.has_reference_model else {"ref_model": ref.model, "ref_kwargs": ref.kwargs,
-                                                  "ref_depth": None}
-    return replace(amup, ref_run=None, ref_lr=ref.lr, **model), ref.source
-
-
 def resolve_lr(model: torch.nn.Module, cfg: DictConfig, source: str | None,
                data: DataSource) -> tuple[float, dict]:
     """Base LR and its record: the depth law from a reference, else optim.lr (DESIGN 2.4)."""
@@ -112,10 +99,15 @@ def resolve_lr(model: torch.nn.Module, cfg: DictConfig, source: str | None,
     if amup.lr_rule == "law":
         return t.lr, record
     shared = {k: model.amup.kwargs[k] for k in ("num_classes", "in_chans")}
-    record["lr_probe"] = probe_transfer(
-        model.amup.name, model.amup.kwargs, t.ref_model, {**shared, **t.ref_kwargs}, amup,
-        first_batch(data, amup.probe_batch_size), t.ref_lr, cfg.optim.opt,
-        float(cfg.optim.weight_decay))
+    box = [None]
+    if not dist.is_initialized() or dist.get_rank() == 0:  # one probe, shared by every rank
+        box[0] = probe_transfer(
+            model.amup.name, model.amup.kwargs, t.ref_model, {**shared, **t.ref_kwargs}, amup,
+            first_batch(data, amup.probe_batch_size), t.ref_lr, cfg.optim.opt,
+            float(cfg.optim.weight_decay), float(cfg.optim.momentum))
+    if dist.is_initialized():
+        dist.broadcast_object_list(box, src=0)
+    record["lr_probe"] = box[0]
     return record["lr_probe"], record
 
 
@@ -167,7 +159,7 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
 
     # Data and model (any bad name or override fails here, before training).
     data = build_data(cfg.data, device, seed=cfg.trainer.seed, rank=rank, world=world)
-    amup, ref_source = read_amup(cfg)
+    amup, ref_source = apply_ref_run(to_config(cfg.amup))
     model = amup_timm.create_model(cfg.model.name, amup,
                                    num_classes=data.num_classes, in_chans=data.in_chans,
                                    **OmegaConf.to_container(cfg.model.kwargs, resolve=True))
@@ -192,7 +184,17 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
 
     # Resume from the run directory's checkpoint, if any.
     start, losses = 0, []
+    overrides = list(HydraConfig.get().overrides.task)
     ckpt = records.load_checkpoint(run_dir)
+    if ckpt is not None and ckpt.get("overrides") != overrides:
+        if not multirun:
+            raise ValueError(
+                f"{run_dir} holds a checkpoint of another run (overrides {ckpt.get('overrides')}"
+                f", now {overrides}); repeat that run's overrides to resume it, or choose a new "
+                "hydra.run.dir")
+        log.warning("%s holds another job's checkpoint (overrides %s): starting afresh",
+                    run_dir, ckpt.get("overrides"))
+        ckpt = None
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -201,8 +203,9 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
             torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
         start, losses = ckpt["step"], ckpt["losses"]
         if main_rank:
-            records.truncate_metrics(run_dir, start)
             log.info("resuming from step %d of %d", start, total)
+    if main_rank:  # rows written after the checkpoint (or by an earlier attempt) go
+        records.truncate_metrics(run_dir, start)
     apply_lr_scale(optimizer, lr)
     if scheduler is not None:
         scheduler.step_update(start)
@@ -223,7 +226,7 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
                "data": cfg.data.name, "seed": cfg.trainer.seed, "steps": step,
                "max_steps": total, "world_size": world, "amup": amup_record, "final": final,
                "error": error, "run_dir": str(run_dir),
-               "overrides": list(HydraConfig.get().overrides.task), "timing": timing,
+               "overrides": overrides, "timing": timing,
                "wandb": {"id": run.id, "mode": cfg.logger.mode} if run else None,
                "config": OmegaConf.to_container(cfg, resolve=True)}
         if main_rank:
@@ -235,6 +238,7 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
             records.save_checkpoint(run_dir, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "rng": torch.get_rng_state(), "step": step, "losses": losses,
+                "overrides": overrides,
                 "cuda_rng": torch.cuda.get_rng_state(device) if on_gpu else None})
 
     # The loop: one host sync per log interval (loss values, divergence check, throughput).
@@ -260,7 +264,9 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
         if scheduler is not None:
             scheduler.step_update(step)
         pending.append(loss.detach())
-        if step % cfg.trainer.log_every == 0 or step == total:
+        ckpt_due = bool(cfg.trainer.ckpt_every) and step % cfg.trainer.ckpt_every == 0
+        eval_due = bool(cfg.trainer.eval_every) and step % cfg.trainer.eval_every == 0
+        if step % cfg.trainer.log_every == 0 or step == total or ckpt_due or eval_due:
             values = torch.stack(pending).float().tolist()
             first = step - len(values) + 1
             pending.clear()
@@ -282,11 +288,11 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
             if diverged.item():
                 status = "diverged"
                 break
-            if cfg.trainer.eval_every and step % cfg.trainer.eval_every == 0 and step < total:
+            if eval_due and step < total:
                 metrics = evaluate(net, data, cfg, autocast)
                 if run is not None:
                     run.log({f"val/{k[4:]}": v for k, v in metrics.items()}, step=step)
-            if cfg.trainer.ckpt_every and step % cfg.trainer.ckpt_every == 0:
+            if ckpt_due:
                 save(step)
             if timed_from is None:
                 timed_from = (step, time.perf_counter())

@@ -80,9 +80,12 @@ class DataSource:
         pin = self.device.type == "cuda"
         while True:
             sampler.set_epoch(epoch, skip)
+            # its own generator: worker seeds and augmentation depend on (seed, epoch) only,
+            # never on the global RNG, so a resumed run sees the same stream
+            gen = torch.Generator().manual_seed(self.seed * 100003 + epoch + 1)
             loader = DataLoader(self.train, self.batch_size, sampler=sampler, drop_last=True,
                                 num_workers=self.num_workers, pin_memory=pin,
-                                persistent_workers=False)
+                                persistent_workers=False, generator=gen)
             for x, y in loader:
                 yield (x.to(self.device, non_blocking=pin), y.to(self.device, non_blocking=pin))
             epoch, skip = epoch + 1, 0

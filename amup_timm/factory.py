@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,14 +54,22 @@ def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs
     scheme.init(model, report, cfg)
     ref = resolve_reference(name, kwargs, cfg, model) if cfg.scheme != "standard" else None
     K = cfg.K if cfg.K is not None else report.num_branches
+    ref_meta = build_meta(ref.model, **ref.kwargs) if ref is not None else None
     K_base = (cfg.K_base if cfg.K_base is not None else
-              describe(build_meta(ref.model, **ref.kwargs)).num_branches if ref else K)
+              describe(ref_meta).num_branches if ref_meta is not None else K)
     attach_branch_multipliers(model, report, scheme.branch_multiplier(K, K_base, cfg))
     mults: dict[str, WidthMult] = {}
     readout = 1.0
     if cfg.width and ref is not None:
-        twin = build_meta(name, **width_twin_kwargs(kwargs, ref))
-        mults = width_multipliers(model, base_shapes(twin))
+        base = base_shapes(build_meta(name, **width_twin_kwargs(kwargs, ref)))
+        stem = next(((n, p) for n, p in ref_meta.named_parameters() if n in base), None)
+        if stem is not None and stem[1].shape != base[stem[0]]:  # the stem carries the width
+            warnings.warn(
+                f"the reference {ref.model} differs in width from its width twin ({name} with "
+                f"the reference's kwargs) at {stem[0]}: muP multipliers follow the twin. "
+                "Give the reference's width through amup.ref_kwargs (e.g. embed_dim, width) to "
+                "transfer across width.", stacklevel=2)
+        mults = width_multipliers(model, base)
         readout = readout_width_mult(model, mults)
         attach_readout(model, readout, zero=cfg.head_init == "zero")
     model.amup = AmupState(name, kwargs, cfg, report, mults, readout, K, K_base)

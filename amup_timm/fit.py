@@ -96,7 +96,7 @@ def fit_group(records: list[dict], select: str = "final", exponent: float = -1.5
     ok = [r for r in rows if r["eta_star"] is not None and r["L"]]
     slopes = {m: fit_slope([r["L"][m] for r in ok], [r["eta_star"] for r in ok])
               for m in MEASURES if all(m in r["L"] for r in ok)}
-    transfer = []
+    transfer, base = [], None
     if ok:
         base = next((r for r in ok if r["depth"] == base_depth), ok[0])
         for m in slopes:
@@ -106,28 +106,31 @@ def fit_group(records: list[dict], select: str = "final", exponent: float = -1.5
                                  "eta_star": r["eta_star"],
                                  "error_log10": abs(math.log10(pred) - math.log10(r["eta_star"]))})
     return {"rows": rows, "slopes": slopes, "transfer": transfer,
-            "base_depth": ok[0]["depth"] if ok and base_depth is None else base_depth}
+            "base_depth": base["depth"] if base else None}
 
 
-def fit_sweep(source: str | Path, select: str = "final", exponent: float = -1.5,
+def fit_sweep(source: str | Path, select: str = "final", exponent: float | None = None,
               base_depth: int | None = None) -> dict[str, Any]:
-    """Fit every optimizer/scheme group of a sweep's records."""
+    """Fit every optimizer/scheme group of a sweep's records; the law's exponent is
+    ``exponent`` if given, else the one each group's scheme predicts (-1.5 for am_mup)."""
     records = collect(source)
     if not records:
         raise FileNotFoundError(f"no results.json under {source}; is it a multirun directory?")
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in records:
         groups[(r["optimizer"] or "?", r["scheme"] or "?")].append(r)
-    return {"source": str(source), "select": select, "exponent": exponent,
-            "groups": [{"optimizer": o, "scheme": s, "exponent": _exponent(recs, exponent),
-                        **fit_group(recs, select, _exponent(recs, exponent), base_depth)}
-                       for (o, s), recs in sorted(groups.items())]}
+    out = []
+    for (o, s), recs in sorted(groups.items()):
+        e = exponent if exponent is not None else _exponent(recs)
+        out.append({"optimizer": o, "scheme": s, "exponent": e,
+                    **fit_group(recs, select, e, base_depth)})
+    return {"source": str(source), "select": select, "groups": out}
 
 
-def _exponent(records: list[dict], default: float) -> float:
-    """The law exponent the group's scheme predicts (``default`` for am_mup or if unknown)."""
+def _exponent(records: list[dict]) -> float:
+    """The law exponent the group's scheme predicts (-1.5 when the records do not say)."""
     found = {r.get("exponent") for r in records} - {None}
-    return found.pop() if len(found) == 1 else default
+    return found.pop() if len(found) == 1 else -1.5
 
 
 def write_outputs(result: dict, out: Path, measure: str = "minimal_path") -> list[Path]:
@@ -282,7 +285,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("sweep", help="multirun directory, or wandb:ENTITY/PROJECT/sweeps/ID")
     p.add_argument("--select", choices=sorted(SELECT), default="final",
                    help="final: mean loss of the last 10%% of steps; mean: whole run")
-    p.add_argument("--exponent", type=float, default=-1.5)
+    p.add_argument("--exponent", type=float, default=None,
+                   help="law exponent (default: each scheme's own, -1.5 for am_mup)")
     p.add_argument("--base-depth", type=int, default=None, help="depth the law transfers from")
     p.add_argument("--measure", choices=MEASURES, default="minimal_path", help="for the plot")
     p.add_argument("--out", default=None, help="output directory (default SWEEP/fit)")

@@ -14,6 +14,7 @@ from torch import nn
 
 from .config import AmupConfig
 from .report import ModelReport, describe
+from .width import is_adam_like
 
 DEPTH_KWARGS = ("depth", "num_blocks", "depths", "layers")
 _INT_DEPTH_ARGS = ("depth", "num_blocks")
@@ -148,6 +149,10 @@ def transfer_lr(model: nn.Module | str, amup: AmupConfig | dict | None = None, *
         state = model.amup
         name, kwargs, report, target = state.name, state.kwargs, state.report, model
         cfg = to_config(amup) if amup is not None else state.config
+    if ref_lr is None and cfg.ref_run is not None:
+        from .refrun import apply_ref_run
+
+        cfg = apply_ref_run(cfg)[0]
     ref_lr = cfg.ref_lr if ref_lr is None else ref_lr
     if ref_lr is None:
         raise ValueError("no reference LR: set amup.ref_lr=<LR tuned on the reference> or "
@@ -159,7 +164,7 @@ def transfer_lr(model: nn.Module | str, amup: AmupConfig | dict | None = None, *
         ref_report = describe(build_meta(ref.model, **ref.kwargs))
     scheme = get_scheme(cfg.scheme)
     exponent = scheme.depth_exponent(cfg, optimizer)
-    if exponent == -1.5 and optimizer.lower() not in ("sgd", "momentum", "sgd_plain"):
+    if exponent == -1.5 and is_adam_like(optimizer):
         warnings.warn(f"the -3/2 depth law is a plain-SGD result; applying it to {optimizer!r} "
                       "(fits are recorded per optimizer)", stacklevel=2)
     measure = scheme.measure(cfg)

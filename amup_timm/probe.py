@@ -28,7 +28,7 @@ from torch.func import functional_call
 from .width import is_adam_like, param_groups
 
 _WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd)
-_STOCHASTIC = ("Dropout", "DropPath", "DropBlock")
+_NESTEROV = ("sgd", "nesterov")  # timm's names for Nesterov SGD
 
 
 @dataclass
@@ -50,12 +50,12 @@ class _Seed:
     """One initialization: theta0, its first-step direction and h(theta0)."""
 
     def __init__(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor],
-                 optimizer: str, weight_decay: float, eps: float):
+                 optimizer: str, weight_decay: float, eps: float, momentum: float):
         self.model = model
-        model.train()
-        for m in model.modules():  # dropout and drop-path off, BatchNorm on batch statistics
-            if type(m).__name__.startswith(_STOCHASTIC):
-                m.eval()
+        model.eval()  # dropout, drop-path and timm's functional dropouts off ...
+        for m in model.modules():  # ... BatchNorm on batch statistics, as in training
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.train()
         self.layers = [n for n, m in model.named_modules() if isinstance(m, _WEIGHTED)]
         if not self.layers:
             raise ValueError(f"{type(model).__name__} has no conv/linear layer to probe")
@@ -82,11 +82,12 @@ class _Seed:
                 wd, theta = group["weight_decay"], p.detach()
                 if is_adam_like(optimizer):
                     coupled = g + wd * theta if optimizer.lower() == "adam" else g
-                    step = coupled / (coupled.abs() + eps)
+                    step = coupled / (coupled.abs() + group.get("eps", eps))
                     if optimizer.lower() != "adam":
                         step = step + wd * theta
-                else:
-                    step = g + wd * theta
+                else:  # Nesterov's first step is (1 + momentum) g; heavy ball's is g
+                    nesterov = 1 + momentum if optimizer.lower() in _NESTEROV else 1.0
+                    step = nesterov * (g + wd * theta)
                 self.direction[names[id(p)]] = group["lr_scale"] * step
 
     def _forward(self, params: dict | None, store: dict, grad: bool = False) -> torch.Tensor:
@@ -132,14 +133,17 @@ class Probe:
     """
 
     def __init__(self, build: Callable[[int], nn.Module],
-                 batch: tuple[torch.Tensor, torch.Tensor], optimizer: str = "sgd",
-                 weight_decay: float = 0.0, seeds: int = 8, eps: float = 1e-8):
+                 batch: tuple[torch.Tensor, torch.Tensor], optimizer: str = "momentum",
+                 weight_decay: float = 0.0, seeds: int = 8, eps: float = 1e-8,
+                 momentum: float = 0.9):
         if seeds < 1:
             raise ValueError("probe.seeds must be >= 1")
         self.seeds = []
-        for s in range(seeds):
-            torch.manual_seed(s)
-            self.seeds.append(_Seed(build(s), batch, optimizer, weight_decay, eps))
+        with torch.random.fork_rng():  # the caller's RNG stream is left as it was
+            for s in range(seeds):
+                torch.manual_seed(s)
+                self.seeds.append(_Seed(build(s), batch, optimizer, weight_decay, eps,
+                                        momentum))
 
     @property
     def forwards(self) -> int:
@@ -160,6 +164,10 @@ class Probe:
         """eta with S(eta) = budget, by bisection in log eta (``evals`` measurements)."""
         if not budget > 0:
             raise ValueError(f"the budget must be positive, got {budget}")
+        s_lo, s_hi = self.measure(lo).value(variant), self.measure(hi).value(variant)
+        if not s_lo <= budget <= s_hi:
+            raise ValueError(f"S(eta) = {budget:.4g} is not reached between eta = {lo:g} "
+                             f"(S = {s_lo:.4g}) and {hi:g} (S = {s_hi:.4g}); widen the range")
         log_lo, log_hi = math.log(lo), math.log(hi)
         for _ in range(max(1, evals)):
             mid = 0.5 * (log_lo + log_hi)
@@ -183,13 +191,17 @@ def first_batch(data, size: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def probe_transfer(name: str, kwargs: dict, ref_name: str, ref_kwargs: dict, amup,
                    batch: tuple[torch.Tensor, torch.Tensor], ref_lr: float,
-                   optimizer: str = "sgd", weight_decay: float = 0.0) -> float:
-    """eta for the target with S_target(eta) = S_ref(ref_lr) (``amup.lr_rule=probe``)."""
+                   optimizer: str = "momentum", weight_decay: float = 0.0,
+                   momentum: float = 0.0) -> float:
+    """eta for the target with S_target(eta) = S_ref(ref_lr) (``amup.lr_rule=probe``), on
+    the CPU."""
     from .factory import create_model
+
+    batch = (batch[0].cpu(), batch[1].cpu())
 
     def probe(n: str, kw: dict) -> Probe:
         return Probe(lambda s: create_model(n, amup, **kw), batch, optimizer, weight_decay,
-                     amup.probe_seeds)
+                     amup.probe_seeds, momentum=momentum)
 
     budget = probe(ref_name, ref_kwargs).measure(ref_lr).value(amup.probe_variant)
     return probe(name, kwargs).solve(budget, amup.probe_variant, lo=ref_lr * 1e-4,
@@ -248,7 +260,8 @@ def run_probe(cfg) -> dict:
     rows, budget = [], None
     for name, kwargs in tqdm(archs, desc="probe", disable=len(archs) < 2):
         probe = Probe(lambda s, n=name, kw=kwargs: create_model(n, amup, **kw), batch,
-                      cfg.optim.opt, float(cfg.optim.weight_decay), int(cfg.probe.seeds))
+                      cfg.optim.opt, float(cfg.optim.weight_decay), int(cfg.probe.seeds),
+                      momentum=float(cfg.optim.momentum))
         at_ref = probe.measure(ref_lr)
         budget = at_ref.value(variant) if budget is None else budget
         eta = probe.solve(budget, variant, lo=ref_lr * 1e-4, hi=ref_lr * 1e3,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .config import AmupConfig
@@ -46,3 +46,14 @@ def read_reference(source: str, cfg: AmupConfig, select: str = "final") -> RefRu
     where = winner["path"] if len(records) > 1 else source
     return RefRun(lr=lr, model=winner["model"], kwargs=dict(winner["kwargs"]),
                   source=f"ref_run:{where}")
+
+
+def apply_ref_run(cfg: AmupConfig) -> tuple[AmupConfig, str | None]:
+    """``cfg`` with ``ref_run`` resolved into ``ref_lr`` (and, without a reference model of its
+    own, the run's model as ``ref_model``), and where the reference LR came from."""
+    if cfg.ref_run is None:
+        return cfg, "amup.ref_lr" if cfg.ref_lr is not None else None
+    ref = read_reference(cfg.ref_run, cfg)
+    model = {} if cfg.has_reference_model else {"ref_model": ref.model, "ref_kwargs": ref.kwargs,
+                                                 "ref_depth": None}
+    return replace(cfg, ref_run=None, ref_lr=ref.lr, **model), ref.source

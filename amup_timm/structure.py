@@ -24,6 +24,8 @@ _WEIGHT_OPS = {"conv1d", "conv2d", "conv3d", "linear", "conv_transpose1d", "conv
                "conv_transpose3d", "matmul", "mm", "bmm", "addmm", "einsum"}
 _NORM_OPS = {"batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm"}
 _MUL_OPS = {"mul", "mul_", "__mul__", "__rmul__", "__imul__"}
+_GATE_OPS = {"sigmoid", "sigmoid_", "hardsigmoid", "hardsigmoid_", "hard_sigmoid"}
+_DIV_OPS = {"div", "div_", "__truediv__", "true_divide"}
 _STANDARDIZED_CONVS = ("StdConv", "ScaledStdConv")
 
 
@@ -177,20 +179,21 @@ def trace(model: nn.Module, input_size: tuple[int, ...] | None = None) -> Graph:
         for h in hooks:
             stack.callback(h.remove)
         stack.enter_context(nullcontext() if on_meta else FakeTensorMode(allow_non_fake_inputs=True))
-        x = torch.empty(shape, device="meta" if on_meta else "cpu")
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        x = torch.empty(shape, device=device)
         rec.add(x, Node(0, "input", [], True, kind="input"))
         try:
             with rec, torch.no_grad():
                 y = model(x)
         except Exception as e:  # any failure of a user's model is reported the same way
             raise StructureError(
-                f"could not run {type(model).__name__} on a fake input of shape {shape}: {e}. "
-                "Pass the model's input size (describe(model, input_size=(C, H, W))), or pin "
-                "amup.K, amup.L and amup.L_ref by hand.") from e
+                f"could not run {type(model).__name__} on a fake input of shape {shape} to "
+                f"find its residual branches: {type(e).__name__}: {e}. If the model needs "
+                "another input size, pass it: describe(model, input_size=(C, H, W)).") from e
     outs = [t for t in tree_flatten(y)[0] if isinstance(t, torch.Tensor)]
     if not outs or id(outs[0]) not in rec.by_id:
-        raise StructureError(f"the output of {type(model).__name__} does not depend on its input; "
-                             "pin amup.K, amup.L and amup.L_ref by hand.")
+        raise StructureError(f"the output of {type(model).__name__} does not depend on its "
+                             "input, so it has no depth to measure")
     return Graph(rec.nodes, rec.by_id[id(outs[0])], head_params, producers)
 
 
@@ -217,7 +220,11 @@ def joins(g: Graph) -> list[Node]:
 
 
 def _is_gate(g: Graph, operand: Node, out: Node) -> bool:
-    return math.prod(operand.shape) < math.prod(out.shape)
+    """A multiplicative gate (squeeze-excitation and the like): broadcast, or a sigmoid."""
+    if math.prod(operand.shape) < math.prod(out.shape) or operand.op in _GATE_OPS:
+        return True
+    return operand.op in _DIV_OPS and any(g.nodes[i].op in ("relu6", "hardtanh")
+                                          for i in operand.inputs)  # timm's hard_sigmoid
 
 
 def _scale_of(g: Graph, start: int, members: int) -> tuple[str | None, str | None]:

@@ -15,7 +15,11 @@ from torch import nn
 
 from .hooks import multiply_input
 
-ADAM_LIKE = ("adam", "adamw", "nadam", "nadamw", "radam", "lamb", "lambw", "adan", "adopt")
+# timm optimizer names (without a "fused"/"lookahead_" prefix) by the muP rule they follow
+ADAM_LIKE = ("adam", "adamw", "nadam", "nadamw", "radam", "radamw", "lamb", "lambw", "adan",
+             "adanw", "adopt", "adoptw", "adamp", "adabelief", "adamax", "laprop", "lion",
+             "adafactor", "adafactorbv")
+SGD_LIKE = ("sgd", "nesterov", "momentum", "sgdp", "sgdw")
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,14 @@ class WidthMult:
 
 
 def is_adam_like(optimizer: str) -> bool:
-    """Whether timm's optimizer name ``optimizer`` gets muP's Adam rule."""
-    return optimizer.lower().split("_")[-1] in ADAM_LIKE
+    """Whether timm's optimizer name ``optimizer`` gets muP's Adam rule (else the SGD rule)."""
+    name = optimizer.lower().split("_")[-1].removeprefix("fused")
+    if name in ADAM_LIKE:
+        return True
+    if name in SGD_LIKE:
+        return False
+    raise ValueError(f"no muP rule is known for optimizer {optimizer!r}; SGD-like: "
+                     f"{list(SGD_LIKE)}, Adam-like: {list(ADAM_LIKE)}")
 
 
 def base_shapes(twin: nn.Module) -> dict[str, torch.Size]:

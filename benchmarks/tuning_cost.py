@@ -23,7 +23,7 @@ import amup_timm
 from amup_timm.fit import best_lr, loss_of
 from amup_timm.law import law
 from amup_timm.records import collect
-from amup_timm.refine import rerun
+from amup_timm.refine import architecture_overrides, rerun
 
 
 def step_flops(depth: int, width: int, img: int, batch: int, in_chans: int) -> int:
@@ -62,7 +62,8 @@ def main() -> None:
         pred = law(eta_base, L[d], L[base])
         out = sweep / f"transfer_d{d}"
         if not list(out.glob("*/results.json")):
-            rerun(sweep, out, d, [round(math.log10(pred), 6)])
+            rerun(sweep, out, architecture_overrides("plain_cnn", d),
+                  [round(math.log10(pred), 6)])
         transferred = [loss_of(r, args.select) for r in collect(out)]
         eta_star, best = best_lr(by_depth[d], args.select)
         got = sum(transferred) / len(transferred)

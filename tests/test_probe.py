@@ -25,7 +25,7 @@ def _cnn(seed, **kw):
 
 @pytest.mark.parametrize("opt", ["sgd", "adamw"])
 def test_S_is_quadratic_for_small_eta(opt):
-    probe = Probe(_cnn, _batch(), optimizer=opt, seeds=2)
+    probe = Probe(_cnn, _batch(), optimizer="momentum" if opt == "sgd" else opt, seeds=2)
     lo, hi = 1e-6, 1e-5
     for variant in ("absolute", "relative"):
         a, b = probe.measure(lo).value(variant), probe.measure(hi).value(variant)
@@ -51,7 +51,9 @@ def test_one_forward_per_evaluation_and_seed():
     probe.measure(0.01)
     assert probe.forwards - start == 3
     probe.solve(probe.measure(0.02).absolute, evals=7)
-    assert probe.forwards - start == 3 * (1 + 1 + 7)
+    assert probe.forwards - start == 3 * (1 + 1 + 2 + 7)  # + both ends of the bracket
+    with pytest.raises(ValueError, match="widen the range"):
+        probe.solve(1e30, evals=3)
 
 
 def test_batchnorm_statistics_unchanged():

@@ -150,12 +150,16 @@ def test_refine_grid_surrounds_each_optimum(tmp_path):
     from amup_timm.refine import fine_grids
 
     sweep = _synthetic_records(tmp_path)
-    for depth, grid in fine_grids(sweep, step=1 / 18, points=2, select="final").items():
+    for (_, depth, _), grid in fine_grids(sweep, step=1 / 18, points=2, select="final").items():
         center = math.log10(0.5 * (depth + 1) ** -1.5)
         assert len(grid) == 4 and all(abs(g - center) <= 2 / 18 + 1e-4 for g in grid)
         assert min(grid) < center < max(grid)
     # +-2/12 decade is already on the sweep's 1/6-decade grid: only +-1/12 is new
     assert all(len(g) == 2 for g in fine_grids(sweep, 1 / 12, 2, "final").values())
+    from amup_timm.refine import architecture_overrides
+
+    assert architecture_overrides("plain_cnn", 8) == ["model.kwargs.depth=8"]
+    assert architecture_overrides("resnet34", 34) == ["model.name=resnet34"]
 
 
 def test_fit_logs_table_and_plots_to_wandb_offline(tmp_path):

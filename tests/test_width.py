@@ -92,3 +92,9 @@ def test_coordinate_check(opt, lr):
     sp = [_logit_change(w, "standard", opt, lr) for w in (16, 32, 64)]
     assert max(mup) / min(mup) < 2.5
     assert max(sp) / min(sp) > 4 * max(mup) / min(mup)
+
+
+def test_reference_width_only_in_its_name_warns():
+    with pytest.warns(UserWarning, match="differs in width"):
+        amup_timm.create_model("vit_tiny_patch16_224", amup={"ref_model": "vit_small_patch16_224"},
+                               img_size=32, patch_size=8)

@@ -60,10 +60,13 @@ def scale_branches(model: nn.Module, report: ModelReport, scale: float, c: float
     modules = dict(model.named_modules())
     for b in report.branches:
         if b.scale_param is None or b.scale_param not in params:
+            why = ("ends in a norm without an affine weight, which undoes a weight rescale"
+                   if b.scale_param == "<non-affine norm>" else
+                   "has no LayerScale, norm or weight that carries its scale")
             warnings.warn(
-                f"residual branch {b.name!r} has no parameter that can carry its scale; its "
-                "output variance is NOT reduced. Pin amup.K by hand, or use "
-                "amup.scheme=standard for this model.", stacklevel=3)
+                f"residual branch {b.name!r} {why}: its output variance is NOT reduced. Use a "
+                "variant with an affine norm or LayerScale, a scheme with forward branch "
+                "multipliers (amup.scheme=depth_mup), or amup.scheme=standard.", stacklevel=3)
             continue
         p = params[b.scale_param]
         if b.scale_kind in ("layerscale", "norm"):
