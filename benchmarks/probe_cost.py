@@ -2,8 +2,8 @@
 
     python benchmarks/probe_cost.py [--model resnet101]
 
-Defaults: 4 initializations, a batch of 16 digits at 16x16, one S(eta) at the reference LR
-and a 15-step bisection (16 evaluations, one forward per seed each).
+Defaults: 4 initializations, a batch of 16 digits at 16x16, one S(eta) at the reference LR,
+the two ends of the bracket and a 15-step bisection (18 evaluations, one forward per seed).
 """
 
 from __future__ import annotations
