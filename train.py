@@ -220,19 +220,6 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
     if run is not None:
         run.summary.update({"amup": {**amup_record, "lr": lr, "optimizer": opt_name}})
 
-    def record(status: str, final: dict, error: str | None = None) -> dict:
-        res = {"status": status, "lr": lr, "optimizer": opt_name, "model": cfg.model.name,
-               "model_kwargs": OmegaConf.to_container(cfg.model.kwargs, resolve=True),
-               "data": cfg.data.name, "seed": cfg.trainer.seed, "steps": step,
-               "max_steps": total, "world_size": world, "amup": amup_record, "final": final,
-               "error": error, "run_dir": str(run_dir),
-               "overrides": overrides, "timing": timing,
-               "wandb": {"id": run.id, "mode": cfg.logger.mode} if run else None,
-               "config": OmegaConf.to_container(cfg, resolve=True)}
-        if main_rank:
-            records.write_json(run_dir / records.RESULTS, res)
-        return res
-
     def save(step: int) -> None:
         if main_rank:
             records.save_checkpoint(run_dir, {
@@ -313,7 +300,15 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
     else:
         final.update({"val_loss": None, "val_acc": None})
         log.warning("loss is not finite at step %d: diverged (LR %.4g)", step, lr)
-    res = record(status, final)
+    res = {"status": status, "lr": lr, "optimizer": opt_name, "model": cfg.model.name,
+           "model_kwargs": OmegaConf.to_container(cfg.model.kwargs, resolve=True),
+           "data": cfg.data.name, "seed": cfg.trainer.seed, "steps": step, "max_steps": total,
+           "world_size": world, "amup": amup_record, "final": final, "run_dir": str(run_dir),
+           "overrides": overrides, "timing": timing,
+           "wandb": {"id": run.id, "mode": cfg.logger.mode} if run else None,
+           "config": OmegaConf.to_container(cfg, resolve=True)}
+    if main_rank:
+        records.write_json(run_dir / records.RESULTS, res)
     if run is not None:
         run.summary.update({"status": status, **{f"final/{k}": v for k, v in final.items()}})
         run.finish()
