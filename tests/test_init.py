@@ -53,7 +53,8 @@ def test_he_fan_in_everywhere_and_head():
 def test_branch_output_variance_is_one_over_k():
     """Each branch's pre-activation variance is 2 E[x^2] / K: 1/K of a plain He layer's."""
     K = 8
-    model = amup_timm.create_model("resnet_1conv", depth=K, width=128).eval()
+    torch.manual_seed(0)
+    model = amup_timm.create_model("resnet_1conv", depth=K, width=256).eval()
     stats = []
 
     def hook(mod, inp, out):
@@ -63,8 +64,9 @@ def test_branch_output_variance_is_one_over_k():
         blk.conv.register_forward_hook(hook)
     with torch.no_grad():
         model(torch.randn(8, 3, 16, 16))
-    for second_moment, var in stats:
-        assert var == pytest.approx(2.0 * second_moment / K, rel=0.15)
+    ratios = [var / (2.0 * second_moment / K) for second_moment, var in stats]
+    assert sum(ratios) / len(ratios) == pytest.approx(1.0, rel=0.1)
+    assert all(0.7 < r < 1.3 for r in ratios)
 
 
 def test_standard_scheme_keeps_timm_init():

@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import shutil
 import signal
 import socket
@@ -86,12 +87,13 @@ def test_killed_run_resumes_to_identical_result(tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     run_train(*args, f"hydra.run.dir={straight}")
     proc = subprocess.Popen([sys.executable, TRAIN, *args, f"hydra.run.dir={resumed}"], cwd=ROOT,
-                            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     ckpt = resumed / "checkpoints" / "last.pt"
     deadline = time.time() + 300
     while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)  # the job and its W&B service, as a scheduler kills
     proc.wait()
     killed_at = torch.load(ckpt, weights_only=False)["step"]
     assert 0 < killed_at < 60, "the run was not interrupted mid-way"
