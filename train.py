@@ -123,19 +123,11 @@ def init_wandb(cfg: DictConfig, run_dir: Path, multirun: bool):
 
     group = cfg.logger.get("group") or (Path(HydraConfig.get().sweep.dir).name
                                         if multirun else None)
-    for attempt in range(10):  # a killed run's W&B service may still hold the id a moment
-        try:
-            return wandb.init(project=cfg.logger.project, entity=cfg.logger.get("entity"),
-                              group=group, tags=list(cfg.logger.get("tags") or []),
-                              mode=cfg.logger.mode, dir=str(run_dir),
-                              id=id_file.read_text().strip(), resume="allow",
-                              name=f"{cfg.model.name}-{run_dir.name}",
-                              config=OmegaConf.to_container(cfg, resolve=True))
-        except Exception as e:  # wandb's error types differ between versions
-            if "in use" not in str(e) or attempt == 9:
-                raise
-            log.warning("W&B run %s is still held by a previous process; retrying", run_dir.name)
-            time.sleep(3)
+    return wandb.init(project=cfg.logger.project, entity=cfg.logger.get("entity"), group=group,
+                      tags=list(cfg.logger.get("tags") or []), mode=cfg.logger.mode,
+                      dir=str(run_dir), id=id_file.read_text().strip(), resume="allow",
+                      name=f"{cfg.model.name}-{run_dir.name}",
+                      config=OmegaConf.to_container(cfg, resolve=True))
 
 
 @torch.no_grad()

@@ -17,6 +17,9 @@ TINY = ["model=plain_cnn", "model.kwargs.depth=3", "model.kwargs.width=16", "dat
 def env(**extra: str) -> dict:
     e = dict(os.environ, HF_HUB_OFFLINE="1", WANDB_MODE="offline", WANDB_SILENT="true",
              PYTHONUNBUFFERED="1")
+    # a W&B service started by this test process must not be shared with the children: a
+    # killed child's run would stay registered in it
+    e.pop("WANDB_SERVICE", None)
     e.update(extra)
     return e
 
