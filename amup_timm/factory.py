@@ -29,6 +29,7 @@ class AmupState:
     readout_mult: float = 1.0
     K: int = 0
     K_base: int = 0
+    ref_report: ModelReport | None = None  # the reference's report, reused by transfer_lr
 
     def depth_multipliers(self, optimizer: str) -> dict[str, tuple[float, float]]:
         """The scheme's per-parameter (LR, eps) multipliers for ``optimizer``."""
@@ -55,8 +56,9 @@ def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs
     ref = resolve_reference(name, kwargs, cfg, model) if cfg.scheme != "standard" else None
     K = cfg.K if cfg.K is not None else report.num_branches
     ref_meta = build_meta(ref.model, **ref.kwargs) if ref is not None else None
+    ref_report = describe(ref_meta) if ref_meta is not None else None
     K_base = (cfg.K_base if cfg.K_base is not None else
-              describe(ref_meta).num_branches if ref_meta is not None else K)
+              ref_report.num_branches if ref_report is not None else K)
     attach_branch_multipliers(model, report, scheme.branch_multiplier(K, K_base, cfg))
     mults: dict[str, WidthMult] = {}
     readout = 1.0
@@ -72,7 +74,7 @@ def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs
         mults = width_multipliers(model, base)
         readout = readout_width_mult(model, mults)
         attach_readout(model, readout, zero=cfg.head_init == "zero")
-    model.amup = AmupState(name, kwargs, cfg, report, mults, readout, K, K_base)
+    model.amup = AmupState(name, kwargs, cfg, report, mults, readout, K, K_base, ref_report)
     return model
 
 

@@ -149,10 +149,12 @@ def transfer_lr(model: nn.Module | str, amup: AmupConfig | dict | None = None, *
         state = model.amup
         name, kwargs, report, target = state.name, state.kwargs, state.report, model
         cfg = to_config(amup) if amup is not None else state.config
+    known = model.amup.ref_report if not isinstance(model, str) and cfg is model.amup.config \
+        else None  # create_model already measured this reference
     if ref_lr is None and cfg.ref_run is not None:
         from .refrun import apply_ref_run
 
-        cfg = apply_ref_run(cfg)[0]
+        cfg, known = apply_ref_run(cfg)[0], None
     ref_lr = cfg.ref_lr if ref_lr is None else ref_lr
     if ref_lr is None:
         raise ValueError("no reference LR: set amup.ref_lr=<LR tuned on the reference> or "
@@ -161,7 +163,7 @@ def transfer_lr(model: nn.Module | str, amup: AmupConfig | dict | None = None, *
     if ref is None:
         ref, ref_report = Reference(name, kwargs), report
     else:
-        ref_report = describe(build_meta(ref.model, **ref.kwargs))
+        ref_report = known or describe(build_meta(ref.model, **ref.kwargs))
     scheme = get_scheme(cfg.scheme)
     exponent = scheme.depth_exponent(cfg, optimizer)
     if exponent == -1.5 and is_adam_like(optimizer):

@@ -244,7 +244,6 @@ def run_probe(cfg) -> dict:
     from .fit import fit_slope
     from .law import depth_of, law
     from .records import write_json
-    from .report import describe
 
     amup = to_config(cfg.amup)
     archs = _architectures(cfg)
@@ -266,7 +265,7 @@ def run_probe(cfg) -> dict:
         budget = at_ref.value(variant) if budget is None else budget
         eta = probe.solve(budget, variant, lo=ref_lr * 1e-4, hi=ref_lr * 1e3,
                           evals=int(cfg.probe.evals))
-        report = describe(probe.seeds[0].model)
+        report = probe.seeds[0].model.amup.report
         rows.append({"model": name, "kwargs": {k: v for k, v in kwargs.items()
                                                if k not in ("num_classes", "in_chans")},
                      "L": depth_of(report, amup.measure, None), "K": report.num_branches,

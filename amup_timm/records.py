@@ -96,11 +96,10 @@ def normalize(res: dict, where: str) -> dict:
     amup = res.get("amup") or {}
     final = res.get("final") or {}
     scheme = amup.get("scheme") or (cfg.get("amup") or {}).get("scheme", "am_mup")
+    optimizer = res.get("optimizer") or optim.get("opt")
     return {"status": res.get("status", "failed"), "lr": lr, "model": model, "kwargs": kwargs,
-            "depth": run_depth(model or "", kwargs),
-            "optimizer": res.get("optimizer") or optim.get("opt"),
-            "scheme": scheme, "exponent": _law_exponent(cfg.get("amup") or {"scheme": scheme},
-                                                        res.get("optimizer") or optim.get("opt")),
+            "depth": run_depth(model or "", kwargs), "optimizer": optimizer, "scheme": scheme,
+            "exponent": _law_exponent(cfg.get("amup") or {"scheme": scheme}, optimizer),
             "seed": res.get("seed", (cfg.get("trainer") or {}).get("seed")),
             "depths": amup.get("depths") or {}, "train_loss": final.get("train_loss"),
             "mean_train_loss": final.get("mean_train_loss"), "val_loss": final.get("val_loss"),
