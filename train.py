@@ -33,12 +33,11 @@ from timm.scheduler import create_scheduler_v2
 from tqdm import tqdm
 
 import amup_timm
-from amup_timm import records
+from amup_timm import knobs, records
+from amup_timm.base_lr import resolve_lr
 from amup_timm.config import register_configs, to_config
-from amup_timm.data import DataSource, build_data, num_steps
-from amup_timm.probe import first_batch, probe_transfer
+from amup_timm.data import build_data, num_steps
 from amup_timm.refrun import apply_ref_run
-from amup_timm.schemes import get_scheme
 from amup_timm.width import apply_lr_scale
 
 log = logging.getLogger("train")
@@ -48,7 +47,9 @@ register_configs()
 def setup_device(cfg: DictConfig) -> tuple[int, int, torch.device]:
     """(rank, world size, device); joins the torchrun (or SLURM multi-task) process group."""
     if "WORLD_SIZE" not in os.environ and int(os.environ.get("SLURM_NTASKS", 1)) > 1:
-        from submitit.helpers import TorchDistributedEnvironment  # hydra/launcher=slurm_ddp
+        from submitit.helpers import (
+            TorchDistributedEnvironment,  # hydra/launcher=slurm_ddp
+        )
 
         TorchDistributedEnvironment().export()
     world = int(os.environ.get("WORLD_SIZE", 1))
@@ -66,6 +67,27 @@ def setup_device(cfg: DictConfig) -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
+def setup_threads(cfg: DictConfig, multirun: bool) -> int:
+    """``trainer.threads``, by default the cores divided by the training processes on this
+    machine (torchrun's local world size times the joblib launcher's n_jobs)."""
+    threads = cfg.trainer.get("threads")
+    if threads is None:
+        procs = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+        launcher = HydraConfig.get().launcher if multirun else {}
+        procs *= int(launcher.get("n_jobs") or 1) if "joblib" in str(
+            launcher.get("_target_", "")) else 1
+        threads = max(1, len(os.sched_getaffinity(0)) // procs)
+    torch.set_num_threads(int(threads))
+    return int(threads)
+
+
+def model_kwargs(cfg: DictConfig) -> dict:
+    """``model.kwargs`` with the family's depth and width knobs times ``scale.depth/width``."""
+    kwargs = OmegaConf.to_container(cfg.model.kwargs, resolve=True)
+    kwargs = knobs.scale_depth(cfg.model.name, kwargs, cfg.scale.depth)
+    return knobs.scale_width(cfg.model.name, kwargs, cfg.scale.width)
+
+
 def shared_run_dir(run_dir: str, world: int) -> str:
     """Rank 0's run directory, for every rank (their ${now:} may differ)."""
     if world == 1:
@@ -73,42 +95,6 @@ def shared_run_dir(run_dir: str, world: int) -> str:
     box = [run_dir]
     dist.broadcast_object_list(box, src=0)
     return box[0]
-
-
-def resolve_lr(model: torch.nn.Module, cfg: DictConfig, source: str | None,
-               data: DataSource) -> tuple[float, dict]:
-    """Base LR and its record: the depth law from a reference, else optim.lr (DESIGN 2.4)."""
-    amup = model.amup.config
-    report = model.amup.report
-    measure = get_scheme(amup.scheme).measure(amup)
-    record = {"scheme": amup.scheme, "K": model.amup.K, "K_base": model.amup.K_base,
-              "measure": measure, "depths": report.depth, "L": report.depth[measure],
-              "L_ref": None, "ref_model": None, "ref_kwargs": None, "ref_lr": None,
-              "ref_source": source, "lr_rule": amup.lr_rule}
-    if amup.ref_lr is None:
-        if amup.has_reference_model:
-            raise ValueError("amup.ref_model/ref_depth names a reference but no reference LR: "
-                             "add amup.ref_lr=<best LR of the reference> or "
-                             "amup.ref_run=<its run or multirun directory>")
-        lr = cfg.optim.lr if cfg.optim.get("log10_lr") is None else 10 ** cfg.optim.log10_lr
-        return float(lr), record
-    t = amup_timm.transfer_lr(model, optimizer=cfg.optim.opt)
-    record.update({"L": t.L, "L_ref": t.L_ref, "ref_model": t.ref_model,
-                   "ref_kwargs": t.ref_kwargs, "ref_lr": t.ref_lr, "ref_depths": t.ref_depths,
-                   "exponent": t.exponent, "lr_law": t.lr})
-    if amup.lr_rule == "law":
-        return t.lr, record
-    shared = {k: model.amup.kwargs[k] for k in ("num_classes", "in_chans")}
-    box = [None]
-    if not dist.is_initialized() or dist.get_rank() == 0:  # one probe, shared by every rank
-        box[0] = probe_transfer(
-            model.amup.name, model.amup.kwargs, t.ref_model, {**shared, **t.ref_kwargs}, amup,
-            first_batch(data, amup.probe_batch_size), t.ref_lr, cfg.optim.opt,
-            float(cfg.optim.weight_decay), float(cfg.optim.momentum))
-    if dist.is_initialized():
-        dist.broadcast_object_list(box, src=0)
-    record["lr_probe"] = box[0]
-    return record["lr_probe"], record
 
 
 def init_wandb(cfg: DictConfig, run_dir: Path, multirun: bool):
@@ -149,6 +135,7 @@ def evaluate(model, data, cfg, autocast) -> dict:
 
 
 def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
+    setup_threads(cfg, multirun)
     rank, world, device = setup_device(cfg)
     run_dir = Path(shared_run_dir(str(run_dir), world))
     main_rank = rank == 0
@@ -160,10 +147,10 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
     # Data and model (any bad name or override fails here, before training).
     data = build_data(cfg.data, device, seed=cfg.trainer.seed, rank=rank, world=world)
     amup, ref_source = apply_ref_run(to_config(cfg.amup))
-    model = amup_timm.create_model(cfg.model.name, amup,
-                                   num_classes=data.num_classes, in_chans=data.in_chans,
-                                   **OmegaConf.to_container(cfg.model.kwargs, resolve=True))
-    lr, amup_record = resolve_lr(model, cfg, ref_source, data)
+    kwargs = model_kwargs(cfg)
+    model = amup_timm.create_model(cfg.model.name, amup, num_classes=data.num_classes,
+                                   in_chans=data.in_chans, **kwargs)
+    lr, amup_record = resolve_lr(model, cfg.optim, ref_source, data)
     if main_rank:
         log.info("%s\nbase LR %.4g (%s)", model.amup.report, lr,
                  amup_record["ref_source"] or "optim.lr")
@@ -232,6 +219,7 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
     net.train()
     pending: list[torch.Tensor] = []
     batches = data.train_batches(start)
+    started = time.perf_counter()
     bar = tqdm(total=total, initial=start, disable=not (main_rank and cfg.trainer.progress),
                dynamic_ncols=True, desc=cfg.model.name)
     step, t0, status = start, time.perf_counter(), "finished"
@@ -284,6 +272,7 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
             if timed_from is None:
                 timed_from = (step, time.perf_counter())
     bar.close()
+    wall = time.perf_counter() - started
     timing = None
     if timed_from is not None and step > timed_from[0]:
         seconds = time.perf_counter() - timed_from[1]
@@ -301,7 +290,7 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
         final.update({"val_loss": None, "val_acc": None})
         log.warning("loss is not finite at step %d: diverged (LR %.4g)", step, lr)
     res = {"status": status, "lr": lr, "optimizer": opt_name, "model": cfg.model.name,
-           "model_kwargs": OmegaConf.to_container(cfg.model.kwargs, resolve=True),
+           "model_kwargs": kwargs, "threads": torch.get_num_threads(), "wall_s": wall,
            "data": cfg.data.name, "seed": cfg.trainer.seed, "steps": step, "max_steps": total,
            "world_size": world, "amup": amup_record, "final": final, "run_dir": str(run_dir),
            "overrides": overrides, "timing": timing,

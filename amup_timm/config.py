@@ -110,7 +110,11 @@ def to_config(amup: AmupConfig | dict | None) -> AmupConfig:
 
 
 def register_configs() -> None:
-    """Register ``AmupConfig`` as Hydra's ``amup/amup_schema`` so the amup node is typed."""
+    """Register ``AmupConfig`` as Hydra's ``amup/amup_schema`` so the amup node is typed, and
+    the ``sum`` resolver the sweeps' LR grids use (``${sum:${optim.grid_center},-0.5}``)."""
     from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
 
+    if not OmegaConf.has_resolver("sum"):
+        OmegaConf.register_new_resolver("sum", lambda *xs: sum(float(x) for x in xs))
     ConfigStore.instance().store(group="amup", name="amup_schema", node=AmupConfig)

@@ -11,10 +11,17 @@ from torch import nn
 
 from .config import AmupConfig, to_config
 from .hooks import multiply_output
-from .law import build_meta, check_model_name, resolve_reference, width_twin_kwargs
+from .law import resolve_reference, width_twin_kwargs
+from .registry import build_meta, check_model_name
 from .report import ModelReport, describe
 from .schemes import get_scheme
-from .width import WidthMult, attach_readout, base_shapes, readout_width_mult, width_multipliers
+from .width import (
+    WidthMult,
+    attach_readout,
+    base_shapes,
+    readout_width_mult,
+    width_multipliers,
+)
 
 
 @dataclass

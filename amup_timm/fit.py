@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import logging
 import math
 from collections import defaultdict
@@ -22,7 +21,7 @@ from typing import Any
 from .records import collect, write_json
 
 log = logging.getLogger(__name__)
-SELECT = {"final": "train_loss", "mean": "mean_train_loss"}
+SELECT = {"final": "train_loss", "mean": "mean_train_loss", "val": "val_loss"}
 MEASURES = ("minimal_path", "longest_path", "blocks")
 
 

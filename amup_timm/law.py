@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import inspect
-import re
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import timm
-import torch
 from torch import nn
 
 from .config import AmupConfig
+from .knobs import DEPTH_INT, DEPTH_KWARGS, NAMED_DEPTH
+from .registry import build_meta, check_model_name
 from .report import ModelReport, describe
 from .width import is_adam_like
-
-DEPTH_KWARGS = ("depth", "num_blocks", "depths", "layers")
-_INT_DEPTH_ARGS = ("depth", "num_blocks")
-_NAMED_DEPTH = re.compile(r"^(resnetv2_|seresnet|resnext|wide_resnet|resnet|vgg)(\d+)(.*)$")
 
 
 @dataclass
@@ -51,28 +47,9 @@ class Transfer:
         return asdict(self)
 
 
-def build_meta(name: str, **kwargs: Any) -> nn.Module:
-    """A timm model on the meta device (no memory, no weights), with a clear unknown-name error."""
-    check_model_name(name)
-    with torch.device("meta"):
-        return timm.create_model(name, pretrained=False, **kwargs)
-
-
-def check_model_name(name: str) -> None:
-    """Raise a ValueError naming close matches if ``name`` is not in timm's registry."""
-    if timm.is_model(name):
-        return
-    import difflib
-
-    close = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.6)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise ValueError(f"unknown timm model {name!r}.{hint} List names with "
-                     f"timm.list_models('{name[:4]}*').")
-
-
 def _int_depth_arg(model: nn.Module) -> str | None:
     params = inspect.signature(type(model).__init__).parameters
-    for arg in _INT_DEPTH_ARGS:
+    for arg in DEPTH_INT:
         if arg in params and isinstance(params[arg].default, int):
             return arg
     return None
@@ -90,13 +67,13 @@ def resolve_reference(name: str, kwargs: dict[str, Any], cfg: AmupConfig,
     arg = _int_depth_arg(target)
     if arg is not None:  # (a) constructors with an int depth
         return Reference(name, {**kwargs, **cfg.ref_kwargs, arg: int(cfg.ref_depth)})
-    m = _NAMED_DEPTH.match(name)
+    m = NAMED_DEPTH.match(name)
     if m is not None:  # (b) families that name their depth
         prefix, _, suffix = m.groups()
         ref = f"{prefix}{cfg.ref_depth}{suffix}"
         if timm.is_model(ref):
             return Reference(ref, {**kwargs, **cfg.ref_kwargs})
-        depths = sorted({int(x.group(2)) for x in map(_NAMED_DEPTH.match, timm.list_models(
+        depths = sorted({int(x.group(2)) for x in map(NAMED_DEPTH.match, timm.list_models(
             f"{prefix}*{suffix}")) if x and x.group(1) == prefix and x.group(3) == suffix})
         raise ValueError(f"amup.ref_depth={cfg.ref_depth}: {ref!r} is not in timm's registry; "
                          f"depths that exist for {prefix}*{suffix}: {depths}. Use one of them, "

@@ -210,10 +210,10 @@ def probe_transfer(name: str, kwargs: dict, ref_name: str, ref_kwargs: dict, amu
 
 def _architectures(cfg) -> list[tuple[str, dict]]:
     """(timm name, kwargs) for each probed depth or width; the first is the reference."""
+    from omegaconf import OmegaConf
+
     from .config import AmupConfig
     from .law import resolve_reference
-
-    from omegaconf import OmegaConf
 
     name = cfg.model.name
     kwargs = {**OmegaConf.to_container(cfg.model.kwargs, resolve=True),

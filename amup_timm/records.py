@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from .knobs import nominal_depth, nominal_width
+
 RESULTS = "results.json"
 METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoints/last.pt"
@@ -74,16 +76,6 @@ def load_checkpoint(run_dir: str | Path) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else None
 
 
-def run_depth(model: str, kwargs: dict) -> int | None:
-    """A run's nominal depth: its ``depth`` kwarg, else the depth in a timm family name."""
-    from .law import _NAMED_DEPTH
-
-    if kwargs.get("depth") is not None:
-        return int(kwargs["depth"])
-    m = _NAMED_DEPTH.match(model)
-    return int(m.group(2)) if m else None
-
-
 def normalize(res: dict, where: str) -> dict:
     """The fields the fit and ``ref_run`` use, from a results.json or a W&B run's record."""
     cfg = res.get("config") or {}
@@ -98,11 +90,14 @@ def normalize(res: dict, where: str) -> dict:
     scheme = amup.get("scheme") or (cfg.get("amup") or {}).get("scheme", "am_mup")
     optimizer = res.get("optimizer") or optim.get("opt")
     return {"status": res.get("status", "failed"), "lr": lr, "model": model, "kwargs": kwargs,
-            "depth": run_depth(model or "", kwargs), "optimizer": optimizer, "scheme": scheme,
+            "depth": nominal_depth(model or "", kwargs), "optimizer": optimizer, "scheme": scheme,
             "exponent": _law_exponent(cfg.get("amup") or {"scheme": scheme}, optimizer),
             "seed": res.get("seed", (cfg.get("trainer") or {}).get("seed")),
             "depths": amup.get("depths") or {}, "train_loss": final.get("train_loss"),
             "mean_train_loss": final.get("mean_train_loss"), "val_loss": final.get("val_loss"),
+            "val_acc": final.get("val_acc"), "width": nominal_width(kwargs),
+            "stage": (cfg.get("check") or {}).get("stage", "grid"),
+            "scale": cfg.get("scale") or {}, "wall_s": res.get("wall_s"),
             "error": res.get("error"), "path": where}
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from .fit import best_lr
+from .knobs import nominal_depth
 from .records import collect
 
 
@@ -42,9 +43,7 @@ def fine_grids(sweep: str | Path, step: float, points: int, select: str
 
 def architecture_overrides(model: str, depth: int) -> list[str]:
     """Overrides that select ``model`` at ``depth``: the depth kwarg, or the timm name."""
-    from .records import run_depth
-
-    return ([f"model.kwargs.depth={depth}"] if run_depth(model, {}) != depth
+    return ([f"model.kwargs.depth={depth}"] if nominal_depth(model, {}) != depth
             else [f"model.name={model}"])
 
 

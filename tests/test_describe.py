@@ -5,7 +5,7 @@ import timm
 from timm.models.convnext import ConvNeXt
 
 import amup_timm
-from amup_timm.law import build_meta
+from amup_timm.registry import build_meta
 
 
 @pytest.mark.parametrize("name,K", [("resnet18", 8), ("resnet50", 16), ("resnet101", 33),

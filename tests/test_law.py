@@ -4,7 +4,8 @@ import pytest
 
 import amup_timm
 from amup_timm.config import AmupConfig
-from amup_timm.law import build_meta, law, resolve_reference
+from amup_timm.law import law, resolve_reference
+from amup_timm.registry import build_meta
 
 
 def _L(name, measure="minimal_path", **kwargs):

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 import torch
+from helpers import ROOT, env
 
 import amup_timm
 from amup_timm.config import AmupConfig
 from amup_timm.probe import Probe, first_batch, probe_transfer
-from helpers import ROOT, env
 
 
 def _batch(n=16, c=3, size=16, seed=0):

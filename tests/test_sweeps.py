@@ -5,14 +5,14 @@ import math
 import random
 
 import pytest
+from helpers import results, run_train
 
 from amup_timm import fit
 from amup_timm.config import AmupConfig
-from amup_timm.law import build_meta
 from amup_timm.records import collect
 from amup_timm.refrun import read_reference
+from amup_timm.registry import build_meta
 from amup_timm.report import describe
-from helpers import results, run_train
 
 
 @pytest.fixture(scope="module")

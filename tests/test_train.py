@@ -12,10 +12,10 @@ import time
 
 import pytest
 import torch
+from helpers import ROOT, TINY, TRAIN, env, results, run_train, wandb_records
 
 import amup_timm
-from amup_timm.law import build_meta
-from helpers import ROOT, TINY, TRAIN, env, results, run_train, wandb_records
+from amup_timm.registry import build_meta
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,49 @@
+"""The base LR of a run: the depth law from a reference, the probe, or ``optim.lr``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch.distributed as dist
+from torch import nn
+
+from .data import DataSource
+from .law import transfer_lr
+from .probe import first_batch, probe_transfer
+from .schemes import get_scheme
+
+
+def resolve_lr(model: nn.Module, optim: Any, source: str | None, data: DataSource
+               ) -> tuple[float, dict]:
+    """Base LR and its record: the depth law from a reference, else optim.lr (DESIGN 2.4)."""
+    amup = model.amup.config
+    report = model.amup.report
+    measure = get_scheme(amup.scheme).measure(amup)
+    record = {"scheme": amup.scheme, "K": model.amup.K, "K_base": model.amup.K_base,
+              "measure": measure, "depths": report.depth, "L": report.depth[measure],
+              "L_ref": None, "ref_model": None, "ref_kwargs": None, "ref_lr": None,
+              "ref_source": source, "lr_rule": amup.lr_rule}
+    if amup.ref_lr is None:
+        if amup.has_reference_model:
+            raise ValueError("amup.ref_model/ref_depth names a reference but no reference LR: "
+                             "add amup.ref_lr=<best LR of the reference> or "
+                             "amup.ref_run=<its run or multirun directory>")
+        lr = optim.lr if optim.get("log10_lr") is None else 10 ** optim.log10_lr
+        return float(lr), record
+    t = transfer_lr(model, optimizer=optim.opt)
+    record.update({"L": t.L, "L_ref": t.L_ref, "ref_model": t.ref_model,
+                   "ref_kwargs": t.ref_kwargs, "ref_lr": t.ref_lr, "ref_depths": t.ref_depths,
+                   "exponent": t.exponent, "lr_law": t.lr})
+    if amup.lr_rule == "law":
+        return t.lr, record
+    shared = {k: model.amup.kwargs[k] for k in ("num_classes", "in_chans")}
+    box = [None]
+    if not dist.is_initialized() or dist.get_rank() == 0:  # one probe, shared by every rank
+        box[0] = probe_transfer(
+            model.amup.name, model.amup.kwargs, t.ref_model, {**shared, **t.ref_kwargs}, amup,
+            first_batch(data, amup.probe_batch_size), t.ref_lr, optim.opt,
+            float(optim.weight_decay), float(optim.momentum))
+    if dist.is_initialized():
+        dist.broadcast_object_list(box, src=0)
+    record["lr_probe"] = box[0]
+    return record["lr_probe"], record

@@ -1,0 +1,360 @@
+"""The transfer check: is the LR tuned on the smallest model good on the larger ones?
+
+    python train.py -m +sweeps=transfer_check model=resnet18_narrow hydra.sweep.dir=DIR
+    python -m amup_timm.check DIR            # the verdict again from DIR's records
+
+The sweep runs a size x LR x seed grid under AM-muP and the standard baseline (a fixed coarse
+grid of half decades). When it ends, ``CheckOnMultirunEnd`` runs, as multiruns into DIR:
+``refine/`` (a finer grid around each coarse optimum), ``transfer/`` (every larger size at the
+LR transferred from the smallest size's eta* by the product's own rule: ``amup.ref_lr``,
+``amup.ref_model``, ``amup.ref_kwargs``), then writes ``DIR/verdict/`` (verdict.json, .md,
+eta.png, curves.png) and prints the verdict (amup_timm/verdict.py). Started again in the same
+DIR, every stage skips the jobs it already finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from .records import collect, write_json
+from .verdict import SELECT_HELP, argmin_lr, cell_losses, verdict
+
+log = logging.getLogger(__name__)
+TRAIN = Path(__file__).resolve().parents[1] / "train.py"
+
+
+def hydra_value(value: Any) -> str:
+    """``value`` in Hydra's override grammar (dicts, lists, strings, numbers, null)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{hydra_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(hydra_value(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return repr(value)
+
+
+def multirun(out: Path, overrides: list[str], extra: list[str]) -> bool:
+    """``train.py -m`` with the check's own overrides plus ``extra`` into ``out``."""
+    keys = tuple(o.split("=", 1)[0] + "=" for o in extra) + ("hydra.sweep.dir=",)
+    cmd = [sys.executable, str(TRAIN), "-m", *[o for o in overrides if not o.startswith(keys)],
+           *extra, f"hydra.sweep.dir={out}"]
+    log.info("+ %s", " ".join(cmd[1:]))
+    done = subprocess.run(cmd).returncode == 0
+    if not done:
+        log.error("a %s multirun exited with an error; the verdict uses what finished", out.name)
+    return done
+
+
+def _groups(records: list[dict], axis: str, stages: tuple[str, ...]
+            ) -> dict[tuple[str, Any], list[dict]]:
+    """Records of ``stages`` by (scheme, scale value)."""
+    out: dict[tuple[str, Any], list[dict]] = defaultdict(list)
+    for r in records:
+        if r["stage"] in stages:
+            out[(r["scheme"], r["scale"].get(axis, 1))].append(r)
+    return out
+
+
+def refine_grids(records: list[dict], axis: str, select: str, step: float, points: int
+                 ) -> dict[tuple[str, Any], list[float]]:
+    """log10 LRs at the coarse eta* +- k * step per (scheme, scale), coarse LRs left out;
+    computed from the coarse grid alone, so a rerun asks for the same jobs."""
+    grids = {}
+    for key, recs in sorted(_groups(records, axis, ("grid",)).items(), key=str):
+        cells = cell_losses(recs, select)
+        eta = argmin_lr(cells, sorted({s for c in cells.values() for s in c}))
+        if eta is None:
+            continue
+        done = {round(math.log10(lr), 4) for lr in cells}
+        center = math.log10(eta)
+        grids[key] = [x for k in range(-points, points + 1) if k
+                      and (x := round(center + k * step, 4)) not in done]
+    return grids
+
+
+def references(records: list[dict], axis: str, select: str) -> dict[str, dict[str, Any]]:
+    """Per scheme: the smallest size's eta* (coarse and refined runs), model and kwargs, and the
+    larger scale values to transfer to."""
+    by_scheme: dict[str, dict[Any, list[dict]]] = defaultdict(dict)
+    for (scheme, value), recs in _groups(records, axis, ("grid", "refine")).items():
+        by_scheme[scheme][value] = recs
+    out = {}
+    for scheme, by_value in sorted(by_scheme.items()):
+        smallest = min(by_value)
+        recs = by_value[smallest]
+        cells = cell_losses(recs, select)
+        eta = argmin_lr(cells, sorted({s for c in cells.values() for s in c}))
+        if eta is None:
+            log.warning("%s: every LR diverged at the smallest size; nothing to transfer", scheme)
+            continue
+        out[scheme] = {"lr": eta, "model": recs[0]["model"], "kwargs": recs[0]["kwargs"],
+                       "targets": sorted(v for v in by_value if v != smallest)}
+    return out
+
+
+def run_check(sweep: Path, overrides: list[str], axis: str, select: str, step: float,
+              points: int) -> None:
+    """The refine and transfer stages of a finished grid in ``sweep``."""
+    for (scheme, value), grid in refine_grids(collect(sweep), axis, select, step, points).items():
+        if grid:
+            multirun(sweep / "refine" / f"{scheme}_{axis}{value}", overrides, [
+                f"scale.{axis}={value}", f"amup.scheme={scheme}", "check.stage=refine",
+                "check.lr_offset=0", "optim.log10_lr=" + ",".join(map(str, grid))])
+    for scheme, ref in references(collect(sweep), axis, select).items():
+        if ref["targets"]:
+            multirun(sweep / "transfer" / scheme, overrides, [
+                f"scale.{axis}=" + ",".join(map(str, ref["targets"])), f"amup.scheme={scheme}",
+                "check.stage=transfer", "check.lr_offset=0", f"amup.ref_lr={ref['lr']!r}",
+                f"amup.ref_model={ref['model']}",
+                f"++amup.ref_kwargs={hydra_value(ref['kwargs'])}"])
+
+
+class CheckOnMultirunEnd(Callback):
+    """Hydra callback of ``+sweeps=transfer_check``: refine, transfer, verdict."""
+
+    def __init__(self, axis: str = "depth", select: str = "mean", measure: str = "minimal_path",
+                 refine_step: float = 0.25, refine_points: int = 1):
+        self.axis, self.select, self.measure = axis, select, measure
+        self.step, self.points = refine_step, refine_points
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.check.stage != "grid":  # the callback's own refine and transfer multiruns
+            return
+        sweep = Path(config.hydra.sweep.dir)
+        overrides = list(config.hydra.overrides.task)
+        run_check(sweep, overrides, self.axis, self.select, self.step, self.points)
+        result = verdict(collect(sweep), self.axis, self.select, self.measure)
+        result["command"] = "python train.py -m " + " ".join(overrides)
+        files = write_verdict(result, sweep / "verdict")
+        print("\n".join(summary(result)) + "\nwrote " + ", ".join(map(str, files)), flush=True)
+        logger = config.get("logger") or {}
+        if logger.get("name") == "wandb" and logger.get("mode") != "disabled":
+            log_to_wandb(result, files, sweep, logger)
+
+
+def _f(x: Any, fmt: str = ".4g") -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float) and math.isinf(x):
+        return "diverged"
+    return format(x, fmt)
+
+
+def _interval(ci: list[float | None]) -> str:
+    return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci and ci[0] is not None else "-"
+
+
+def summary(result: dict) -> list[str]:
+    """The verdict as a person reads it in a terminal."""
+    axis, lines = result["axis"], []
+    for g in result["groups"]:
+        lines.append(f"[{g['optimizer']}/{g['scheme']}] eta* by {axis} "
+                     f"({SELECT_HELP[result['select']]}): " + ", ".join(
+                         f"{r['value']}: {_f(r['eta_star'], '.3g')}{'*' if r['at_edge'] else ''}"
+                         for r in g["rows"]))
+        for m, t in g["trends"].items():
+            if t["slope"] is not None:
+                lines.append(f"  {m:13s} {'slope' if axis == 'depth' else 'drift'} "
+                             f"{t['slope']:+.3f}  t95 {_interval(t['ci95'])}  bootstrap95 "
+                             f"{_interval(t['bootstrap95'])}  R^2 {_f(t['r2'], '.3f')}")
+        for t in g["regret"]:
+            lines.append(f"  zero-shot at {axis} {t['value']}: LR {_f(t['lr'], '.3g')} "
+                         f"(eta* {_f(t['eta_star'], '.3g')}), held-out loss "
+                         f"{_f(t['val_loss'])} vs best {_f(t['best_val_loss'])}: regret "
+                         f"{_f(t['regret'], '+.4f')} ({_f(t['regret_rel'], '+.1%')}), acc "
+                         f"{_f(t['val_acc'], '.3f')} vs {_f(t['best_val_acc'], '.3f')}, "
+                         f"compute saved {_f(t['compute_saved'], '.1f')}x")
+        lines.append(f"  verdict: {g['call']}")
+    return lines
+
+
+def markdown(result: dict) -> str:
+    """verdict.md: the command, then per group the eta* table, trends and regret."""
+    axis = result["axis"]
+    lines = [f"Reproduce: `{result.get('command', '?')}`", "",
+             f"eta* selected by the {SELECT_HELP[result['select']]}; regret on the held-out "
+             "loss, seeds averaged; `*` marks an optimum at the grid's edge.", ""]
+    for g in result["groups"]:
+        lines += [f"### {g['optimizer']} / {g['scheme']}", "", f"Verdict: {g['call']}", "",
+                  f"| {axis} | L minimal_path | L blocks | eta* | best held-out loss (acc) | "
+                  "runs | diverged | failed |", "|---|---|---|---|---|---|---|---|"]
+        for r in g["rows"]:
+            lines.append(
+                f"| {r['value']} | {r['L'].get('minimal_path', '-')} | {r['L'].get('blocks', '-')}"
+                f" | {_f(r['eta_star'], '.3g')}{'*' if r['at_edge'] else ''} | "
+                f"{_f(r['best_val_loss'])} ({_f(r['best_val_acc'], '.3f')}) | {r['runs']} | "
+                f"{r['diverged']} | {r['failed']} |")
+        lines += ["", f"| measure | {'slope' if axis == 'depth' else 'drift/doubling'} | "
+                  "t 95% | seed bootstrap 95% | R^2 |", "|---|---|---|---|---|"]
+        for m, t in g["trends"].items():
+            lines.append(f"| {m} | {_f(t['slope'], '+.3f')} | {_interval(t['ci95'])} | "
+                         f"{_interval(t['bootstrap95'])} | {_f(t['r2'], '.3f')} |")
+        if g["regret"]:
+            lines += ["", f"| target {axis} | transferred LR | eta* | held-out loss (acc) | "
+                      "grid best (acc) | regret | relative | acc regret | compute saved |",
+                      "|---|---|---|---|---|---|---|---|---|"]
+            for t in g["regret"]:
+                lines.append(
+                    f"| {t['value']} | {_f(t['lr'], '.3g')} | {_f(t['eta_star'], '.3g')} | "
+                    f"{_f(t['val_loss'])} ({_f(t['val_acc'], '.3f')}) | "
+                    f"{_f(t['best_val_loss'])} ({_f(t['best_val_acc'], '.3f')}) | "
+                    f"{_f(t['regret'], '+.4f')} | {_f(t['regret_rel'], '+.1%')} | "
+                    f"{_f(t['acc_regret'], '+.3f')} | {_f(t['compute_saved'], '.1f')}x |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(result: dict, out: Path) -> list[Path]:
+    """eta.png (eta* against size, fit and prediction) and curves.png (loss against LR per
+    size, one column a scheme, the transferred LR's runs as stars)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    axis, groups = result["axis"], result["groups"]
+    measure = result["measure"] if axis == "depth" else "width"
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    for k, g in enumerate(groups):
+        color = plt.get_cmap("tab10")(k % 10)
+        ok = [r for r in g["rows"] if r["eta_star"] is not None]
+        xs = [r["L"].get(measure) if axis == "depth" else r["value"] for r in ok]
+        if not ok or None in xs:
+            continue
+        t = g["trends"].get(measure, {})
+        ax.scatter(xs, [r["eta_star"] for r in ok], color=color,
+                   label=f"{g['optimizer']}/{g['scheme']}: {_f(t.get('slope'), '+.2f')}")
+        eta0 = ok[0]["eta_star"]
+        pred = [eta0 * (x / xs[0]) ** g["exponent"] for x in xs] if axis == "depth" else \
+            [eta0 for _ in xs]
+        ax.plot(xs, pred, "--", color=color, alpha=0.6)
+    ax.set(xscale="log", yscale="log", xlabel=f"L ({measure})" if axis == "depth" else "width",
+           ylabel="eta*", title="eta* (dots) and the transfer from the smallest (dashed)")
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    files = [out / "eta.png", out / "curves.png"]
+    fig.tight_layout()
+    fig.savefig(files[0], dpi=120)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(2, max(1, len(groups)), figsize=(4.6 * max(1, len(groups)), 7),
+                             squeeze=False, sharex="col")
+    for col, g in enumerate(groups):
+        cmap = plt.get_cmap("viridis")
+        for i, r in enumerate(g["rows"]):
+            color = cmap(i / max(1, len(g["rows"]) - 1))
+            for row, key in ((0, "select_loss"), (1, "val_loss")):
+                pts = [(c["lr"], c[key]) for c in r["curve"]
+                       if c[key] is not None and math.isfinite(c[key])]
+                if pts:
+                    axes[row][col].plot(*zip(*sorted(pts)), "o-", ms=3, color=color,
+                                        label=f"{axis} {r['value']}")
+            hit = next((t for t in g["regret"] if t["value"] == r["value"]), None)
+            if hit and hit["val_loss"] is not None and math.isfinite(hit["val_loss"]):
+                axes[1][col].plot([hit["lr"]], [hit["val_loss"]], "*", ms=13, color=color,
+                                  markeredgecolor="k")
+        axes[0][col].set(title=f"{g['optimizer']} / {g['scheme']}",
+                         ylabel=SELECT_HELP[result["select"]])
+        axes[1][col].set(xlabel="learning rate", ylabel="held-out loss (star: transferred LR)")
+        for row in (0, 1):
+            axes[row][col].set_xscale("log")
+            axes[row][col].grid(True, which="both", alpha=0.3)
+            _clip(axes[row][col])
+        axes[0][col].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(files[1], dpi=110)
+    plt.close(fig)
+    return files
+
+
+def _clip(ax) -> None:
+    """Keep the useful range: runs that blew up without overflowing flatten every curve."""
+    ys = sorted(y for line in ax.get_lines() for y in line.get_ydata() if math.isfinite(y))
+    if ys:
+        top = min(ys[-1], ys[0] + 3 * (ys[len(ys) // 2] - ys[0]) + 1e-3)
+        ax.set_ylim(ys[0] - 0.05 * (top - ys[0]) - 1e-3, top)
+
+
+def write_verdict(result: dict, out: Path) -> list[Path]:
+    """verdict.json, verdict.md and the plots into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "verdict.json", result)
+    (out / "verdict.md").write_text(markdown(result))
+    return [out / "verdict.json", out / "verdict.md", *plot(result, out)]
+
+
+def log_to_wandb(result: dict, files: list[Path], sweep: Path, logger_cfg: Any) -> None:
+    """The regret table, the trends and the plots as one W&B run of the sweep's group."""
+    import wandb
+
+    run = wandb.init(project=logger_cfg.get("project", "amup-timm"),
+                     entity=logger_cfg.get("entity"), mode=logger_cfg.get("mode", "offline"),
+                     group=sweep.name, job_type="transfer_check", dir=str(sweep / "verdict"),
+                     name=f"check-{sweep.name}", reinit="finish_previous")
+    table = wandb.Table(columns=["optimizer", "scheme", "target", "lr", "eta_star", "val_loss",
+                                 "best_val_loss", "regret", "acc_regret", "compute_saved"])
+    for g in result["groups"]:
+        for t in g["regret"]:
+            table.add_data(g["optimizer"], g["scheme"], t["value"], t["lr"], t["eta_star"],
+                           t["val_loss"], t["best_val_loss"], t["regret"], t["acc_regret"],
+                           t["compute_saved"])
+        for m, t in g["trends"].items():
+            run.summary[f"check/{g['optimizer']}/{g['scheme']}/{m}/slope"] = t["slope"]
+        run.summary[f"check/{g['optimizer']}/{g['scheme']}/verdict"] = g["call"]
+    run.log({"check/regret": table, **{f"check/{f.stem}": wandb.Image(str(f))
+                                       for f in files if f.suffix == ".png"}})
+    run.finish()
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(prog="python -m amup_timm.check",
+                                description="the verdict of a transfer check's records")
+    p.add_argument("sweep", help="the check's multirun directory")
+    p.add_argument("--axis", choices=("depth", "width"), default=None,
+                   help="default: the one the sweep's config names")
+    p.add_argument("--select", choices=sorted(SELECT_HELP), default=None)
+    p.add_argument("--measure", default="minimal_path")
+    p.add_argument("--out", default=None, help="default: SWEEP/verdict")
+    args = p.parse_args(argv)
+    sweep = Path(args.sweep)
+    cfg = _sweep_config(sweep)
+    cb = cfg.get("callbacks", {}).get("fit", {})
+    result = verdict(collect(sweep), args.axis or cb.get("axis", "depth"),
+                     args.select or cb.get("select", "mean"), args.measure)
+    result["command"] = "python train.py -m " + " ".join(cfg.get("overrides", []))
+    files = write_verdict(result, Path(args.out) if args.out else sweep / "verdict")
+    print("\n".join(summary(result)) + "\nwrote " + ", ".join(map(str, files)))
+    return result
+
+
+def _sweep_config(sweep: Path) -> dict:
+    """The check's callback settings and command-line overrides, from multirun.yaml."""
+    path = sweep / "multirun.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: give the directory of a "
+                                "`python train.py -m +sweeps=transfer_check ...` run")
+    from omegaconf import OmegaConf
+
+    hydra = OmegaConf.to_container(OmegaConf.load(path).hydra, resolve=False)
+    return {"callbacks": hydra.get("callbacks") or {},
+            "overrides": (hydra.get("overrides") or {}).get("task", [])}
+
+
+if __name__ == "__main__":
+    main()

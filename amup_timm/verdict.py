@@ -1,0 +1,213 @@
+"""The verdict of a transfer check: does the LR tuned at the smallest depth (or width) train
+the larger models as well as a sweep at their own size would?
+
+Per (optimizer, scheme), from a check directory's records:
+- eta* per axis value over the fixed grid (coarse and refined runs; seeds averaged first, a
+  diverged seed makes its cell +inf), with a flag when it sits at the grid's edge;
+- the trend of eta*: for depth, the slope of log eta* on log L per depth measure; for width,
+  the drift of log10 eta* per doubling of width; each with a least-squares t-interval and a
+  seed-bootstrap interval (seeds resampled, argmin redone, refit);
+- the zero-shot regret at every larger value: held-out loss and accuracy of the runs at the
+  transferred LR against the grid's best held-out loss, over the same seeds;
+- the compute saved: a sweep at the target against the reference sweep plus the target run.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from typing import Any
+
+from .fit import MEASURES, fit_slope, loss_of
+
+AXES = ("depth", "width")
+SELECT_HELP = {"mean": "whole-run mean training loss", "final": "final training loss",
+               "val": "final held-out loss"}
+
+
+def cell_losses(records: list[dict], select: str) -> dict[float, dict[int, float]]:
+    """{lr: {seed: loss}} of the grid runs; diverged runs are +inf, failed runs left out."""
+    cells: dict[float, dict[int, float]] = defaultdict(dict)
+    for r in records:
+        if r["status"] in ("finished", "diverged") and r["lr"]:
+            cells[float(r["lr"])][r["seed"]] = loss_of(r, select)
+    return cells
+
+
+def argmin_lr(cells: dict[float, dict[int, float]], seeds: list[int]) -> float | None:
+    """The LR whose loss averaged over ``seeds`` is lowest (None if every LR diverged)."""
+    best = None
+    for lr, by_seed in sorted(cells.items()):
+        vals = [by_seed[s] for s in seeds if s in by_seed]
+        if not vals:
+            continue
+        mean = sum(vals) / len(vals)
+        if math.isfinite(mean) and (best is None or mean < best[1]):
+            best = (lr, mean)
+    return best[0] if best else None
+
+
+def trend(xs: list[float], etas: list[float], axis: str) -> dict[str, Any]:
+    """Depth: slope of log eta* on log L. Width: decades of eta* per doubling of width."""
+    if axis == "depth":
+        return fit_slope(xs, etas)
+    # log10 eta = a + b log2 w  <=>  ln eta = ln10 a + (b ln10 / ln2) ln w
+    fitted = fit_slope(xs, etas)
+    k = math.log(2) / math.log(10)
+    scale = (lambda v: None if v is None else v * k)
+    return {**fitted, "slope": scale(fitted["slope"]), "ci95": [scale(c) for c in fitted["ci95"]]}
+
+
+def bootstrap_interval(by_value: dict[Any, dict[float, dict[int, float]]], xs: dict[Any, float],
+                       axis: str, samples: int = 1000, seed: int = 0) -> list[float | None]:
+    """95% percentile interval of the trend with seeds resampled (argmin redone each time)."""
+    seeds = sorted({s for cells in by_value.values() for c in cells.values() for s in c})
+    if len(seeds) < 2 or len(by_value) < 2:
+        return [None, None]
+    rng = random.Random(seed)
+    slopes = []
+    for _ in range(samples):
+        pick = [rng.choice(seeds) for _ in seeds]
+        pts = [(xs[v], argmin_lr(cells, pick)) for v, cells in by_value.items()]
+        pts = [(x, e) for x, e in pts if e is not None]
+        if len({x for x, _ in pts}) >= 2:
+            s = trend([x for x, _ in pts], [e for _, e in pts], axis)["slope"]
+            if s is not None:
+                slopes.append(s)
+    if len(slopes) < samples // 2:
+        return [None, None]
+    slopes.sort()
+    return [slopes[int(0.025 * len(slopes))], slopes[min(len(slopes) - 1, int(0.975 * len(slopes)))]]
+
+
+def held_out(records: list[dict]) -> dict[str, Any]:
+    """Seed-mean held-out loss and accuracy of some runs (+inf loss if any diverged)."""
+    done = [r for r in records if r["status"] in ("finished", "diverged")]
+    if not done:
+        return {"val_loss": None, "val_acc": None, "seeds": 0, "diverged": 0}
+    diverged = sum(r["status"] == "diverged" or r["val_loss"] is None for r in done)
+    loss = math.inf if diverged else sum(r["val_loss"] for r in done) / len(done)
+    acc = None if diverged else sum(r["val_acc"] or 0.0 for r in done) / len(done)
+    return {"val_loss": loss, "val_acc": acc, "seeds": len(done), "diverged": diverged}
+
+
+def axis_value(rec: dict, axis: str) -> Any:
+    return rec["depth"] if axis == "depth" else rec["width"]
+
+
+def verdict_group(records: list[dict], axis: str, select: str, measure: str,
+                  exponent: float) -> dict[str, Any]:
+    """The verdict for one (optimizer, scheme): rows per axis value, trend, regret, cost."""
+    grid = [r for r in records if r["stage"] != "transfer"]
+    moved = [r for r in records if r["stage"] == "transfer"]
+    by_value: dict[Any, list[dict]] = defaultdict(list)
+    for r in grid:
+        by_value[axis_value(r, axis)].append(r)
+    rows = []
+    for value, recs in sorted(by_value.items(), key=lambda kv: kv[0] or 0):
+        cells = cell_losses(recs, select)
+        seeds = sorted({s for c in cells.values() for s in c})
+        eta = argmin_lr(cells, seeds)
+        lrs = sorted(cells)
+        by_lr = defaultdict(list)
+        for r in recs:
+            by_lr[float(r["lr"])].append(r)
+        curve = [{"lr": lr, **held_out(rs), "select_loss": _mean(
+            [loss_of(r, select) for r in rs if r["status"] != "failed"])}
+            for lr, rs in sorted(by_lr.items())]
+        finite = [c for c in curve if c["val_loss"] is not None and math.isfinite(c["val_loss"])]
+        best = min(finite, key=lambda c: c["val_loss"]) if finite else None
+        depths = next((r["depths"] for r in recs if r["depths"]), {})
+        rows.append({
+            "value": value, "model": recs[0]["model"], "kwargs": recs[0]["kwargs"],
+            "L": depths, "eta_star": eta, "at_edge": eta is not None and eta in (lrs[0], lrs[-1]),
+            "best_val_lr": best["lr"] if best else None,
+            "best_val_loss": best["val_loss"] if best else None,
+            "best_val_acc": best["val_acc"] if best else None, "curve": curve,
+            "runs": len(recs), "diverged": sum(r["status"] == "diverged" for r in recs),
+            "failed": sum(r["status"] == "failed" for r in recs),
+            "wall_s": sum(r["wall_s"] or 0.0 for r in recs), "lrs": len(lrs),
+            "seeds": len(seeds)})
+    ok = [r for r in rows if r["eta_star"] is not None]
+    cells_by = {r["value"]: cell_losses(by_value[r["value"]], select) for r in ok}
+    trends = {}
+    for m in (MEASURES if axis == "depth" else ("width",)):
+        if axis == "depth" and not all(m in r["L"] for r in ok):
+            continue
+        xs = {r["value"]: float(r["L"][m] if axis == "depth" else r["value"]) for r in ok}
+        t = trend([xs[r["value"]] for r in ok], [r["eta_star"] for r in ok], axis)
+        trends[m] = {**t, "bootstrap95": bootstrap_interval(cells_by, xs, axis)}
+    regret = []
+    base = rows[0] if rows else None
+    for row in rows[1:]:
+        runs = [r for r in moved if axis_value(r, axis) == row["value"]]
+        if not runs:
+            continue
+        got = held_out(runs)
+        lr = _mean([r["lr"] for r in runs if r["lr"]])
+        best = row["best_val_loss"]
+        loss_regret = (got["val_loss"] - best if best is not None and got["val_loss"] is not None
+                       else None)
+        target_cost = row["wall_s"]
+        transfer_cost = (base["wall_s"] if base else 0.0) + sum(r["wall_s"] or 0.0 for r in runs)
+        regret.append({
+            "value": row["value"], "lr": lr, "eta_star": row["eta_star"],
+            "off_log10": (abs(math.log10(lr) - math.log10(row["eta_star"]))
+                          if lr and row["eta_star"] else None),
+            **got, "best_val_lr": row["best_val_lr"], "best_val_loss": best,
+            "best_val_acc": row["best_val_acc"], "regret": loss_regret,
+            "regret_rel": (loss_regret / best if loss_regret is not None and best else None),
+            "acc_regret": (row["best_val_acc"] - got["val_acc"]
+                           if got["val_acc"] is not None and row["best_val_acc"] is not None
+                           else None),
+            "compute_saved": target_cost / transfer_cost if transfer_cost else None})
+    main = trends.get(measure if axis == "depth" else "width", {})
+    return {"rows": rows, "trends": trends, "regret": regret, "exponent": exponent,
+            "call": call(main, exponent, axis, rows)}
+
+
+def call(t: dict, exponent: float, axis: str, rows: list[dict]) -> str:
+    """One line: does the predicted trend hold, does another fit, or none."""
+    if t.get("slope") is None:
+        return "no trend: fewer than two sizes have an optimum"
+    lo, hi = t.get("bootstrap95") or [None, None]
+    if lo is None:
+        lo, hi = t["ci95"]
+    edge = " (an optimum sits at the grid's edge: the grid may not contain it)" \
+        if any(r["at_edge"] for r in rows) else ""
+    name = "slope" if axis == "depth" else "drift per doubling"
+    if t["r2"] is not None and t["r2"] < 0.8 and len(rows) > 2:
+        return f"no power law fits: {name} {t['slope']:.2f}, R^2 {t['r2']:.2f}{edge}"
+    if lo is None:
+        return f"{name} {t['slope']:.2f} (no interval){edge}"
+    if lo <= exponent <= hi:
+        return (f"holds: {name} {t['slope']:.2f}, 95% [{lo:.2f}, {hi:.2f}] contains the "
+                f"predicted {exponent:g}{edge}")
+    return (f"another exponent fits: {name} {t['slope']:.2f}, 95% [{lo:.2f}, {hi:.2f}], "
+            f"excludes the predicted {exponent:g}{edge}")
+
+
+def verdict(records: list[dict], axis: str = "depth", select: str = "mean",
+            measure: str = "minimal_path") -> dict[str, Any]:
+    """The verdict of every (optimizer, scheme) group of a check's records."""
+    if axis not in AXES:
+        raise ValueError(f"axis={axis!r} is not one of {AXES}")
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in records:
+        groups[(r["optimizer"] or "?", r["scheme"] or "?")].append(r)
+    out = []
+    for (opt, scheme), recs in sorted(groups.items()):
+        predicted = 0.0 if axis == "width" else _predicted(recs)
+        out.append({"optimizer": opt, "scheme": scheme,
+                    **verdict_group(recs, axis, select, measure, predicted)})
+    return {"axis": axis, "select": select, "measure": measure, "groups": out}
+
+
+def _predicted(records: list[dict]) -> float:
+    found = {r.get("exponent") for r in records} - {None}
+    return found.pop() if len(found) == 1 else -1.5
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None

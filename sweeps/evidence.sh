@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The CPU evidence of docs/evidence.md for one model config: the transfer check at two horizons
+# (100 steps; 1,500 steps with a cosine schedule) and two optimizers (plain SGD; AdamW).
+#   bash sweeps/evidence.sh resnet18_narrow [short|long|all]
+# Each check writes multirun/evidence/<model>/<horizon>_<optim>/ and resumes where it stopped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model=$1; which=${2:-all}
+for horizon in short long; do
+  [[ $which == all || $which == "$horizon" ]] || continue
+  sweep=$([[ $horizon == short ]] && echo transfer_check || echo transfer_check_long)
+  for optim in sgd_plain adamw; do
+    python train.py -m +sweeps=$sweep model=$model optim=$optim \
+      hydra.sweep.dir=multirun/evidence/$model/${horizon}_$optim
+  done
+done
