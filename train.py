@@ -28,17 +28,14 @@ import torch.nn.functional as F
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
-from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
 from tqdm import tqdm
 
 import amup_timm
 from amup_timm import knobs, records
 from amup_timm.base_lr import resolve_lr
-from amup_timm.config import register_configs, to_config
+from amup_timm.config import register_configs
 from amup_timm.data import build_data, num_steps
-from amup_timm.refrun import apply_ref_run
-from amup_timm.width import apply_lr_scale
 
 log = logging.getLogger("train")
 register_configs()
@@ -146,11 +143,10 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
 
     # Data and model (any bad name or override fails here, before training).
     data = build_data(cfg.data, device, seed=cfg.trainer.seed, rank=rank, world=world)
-    amup, ref_source = apply_ref_run(to_config(cfg.amup))
     kwargs = model_kwargs(cfg)
-    model = amup_timm.create_model(cfg.model.name, amup, num_classes=data.num_classes,
+    model = amup_timm.create_model(cfg.model.name, cfg.amup, num_classes=data.num_classes,
                                    in_chans=data.in_chans, **kwargs)
-    lr, amup_record = resolve_lr(model, cfg.optim, ref_source, data)
+    lr, amup_record = resolve_lr(model, cfg.optim, data)
     if main_rank:
         log.info("%s\nbase LR %.4g (%s)", model.amup.report, lr,
                  amup_record["ref_source"] or "optim.lr")
@@ -158,9 +154,8 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
     if cfg.trainer.channels_last is True or (cfg.trainer.channels_last == "auto" and on_gpu):
         model.to(memory_format=torch.channels_last)
     opt_name = cfg.optim.opt
-    optimizer = create_optimizer_v2(
-        model, opt_name, lr=lr, momentum=cfg.optim.momentum, weight_decay=cfg.optim.weight_decay,
-        param_group_fn=lambda m: amup_timm.param_groups(m, opt_name, cfg.optim.weight_decay))
+    optimizer = amup_timm.create_optimizer(model, opt_name, lr, cfg.optim.weight_decay,
+                                           momentum=cfg.optim.momentum)
     total = num_steps(cfg.trainer.max_steps, cfg.trainer.epochs, data.steps_per_epoch)
     scheduler = None
     if cfg.sched.sched != "none":
@@ -193,7 +188,6 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
             log.info("resuming from step %d of %d", start, total)
     if main_rank:  # rows written after the checkpoint (or by an earlier attempt) go
         records.truncate_metrics(run_dir, start)
-    apply_lr_scale(optimizer, lr)
     if scheduler is not None:
         scheduler.step_update(start)
 

@@ -13,21 +13,17 @@ from .probe import first_batch, probe_transfer
 from .schemes import get_scheme
 
 
-def resolve_lr(model: nn.Module, optim: Any, source: str | None, data: DataSource
-               ) -> tuple[float, dict]:
-    """Base LR and its record: the depth law from a reference, else optim.lr (DESIGN 2.4)."""
+def resolve_lr(model: nn.Module, optim: Any, data: DataSource) -> tuple[float, dict]:
+    """Base LR and its record: the depth law from the reference ``create_model`` resolved, the
+    probe (``amup.lr_rule=probe``), or ``optim.lr`` when there is no reference."""
     amup = model.amup.config
     report = model.amup.report
     measure = get_scheme(amup.scheme).measure(amup)
     record = {"scheme": amup.scheme, "K": model.amup.K, "K_base": model.amup.K_base,
               "measure": measure, "depths": report.depth, "L": report.depth[measure],
               "L_ref": None, "ref_model": None, "ref_kwargs": None, "ref_lr": None,
-              "ref_source": source, "lr_rule": amup.lr_rule}
-    if amup.ref_lr is None:
-        if amup.has_reference_model:
-            raise ValueError("amup.ref_model/ref_depth names a reference but no reference LR: "
-                             "add amup.ref_lr=<best LR of the reference> or "
-                             "amup.ref_run=<its run or multirun directory>")
+              "ref_source": model.amup.ref_source, "lr_rule": amup.lr_rule}
+    if amup.ref_lr is None and not amup.has_reference_model:
         lr = optim.lr if optim.get("log10_lr") is None else 10 ** optim.log10_lr
         return float(lr), record
     t = transfer_lr(model, optimizer=optim.opt)

@@ -16,7 +16,8 @@ class AmupConfig:
     """Everything AM-muP needs beyond the model itself (DESIGN 2.2-2.5).
 
     scheme: depth parametrization: ``am_mup``, ``depth_mup``, ``completep``, ``nfd`` or
-        ``standard`` (timm's own init and one global LR); see amup_timm/schemes/.
+        ``standard`` (timm's own init and one global LR); see amup_timm/schemes/, which checks
+        the name.
     alpha: CompleteP's depth exponent; branch_scale: depth-muP's branch multiplier a.
     k_exponent: branch variance is cut to 1/K**k_exponent (1: the paper, 2: official BasicBlock).
     c: He gain, Var[W] = c / fan_in.
@@ -60,9 +61,7 @@ class AmupConfig:
     probe_variant: str = "absolute"
 
     def __post_init__(self) -> None:
-        from .schemes import SCHEMES
-
-        checks = [("scheme", self.scheme, tuple(SCHEMES)), ("measure", self.measure, MEASURES),
+        checks = [("measure", self.measure, MEASURES),
                   ("head_init", self.head_init, HEAD_INITS), ("lr_rule", self.lr_rule, LR_RULES),
                   ("probe_variant", self.probe_variant, PROBE_VARIANTS)]
         for key, value, allowed in checks:

@@ -11,7 +11,8 @@ from torch import nn
 
 from .config import AmupConfig, to_config
 from .hooks import multiply_output
-from .law import resolve_reference, width_twin_kwargs
+from .law import Resolved, resolve, width_twin_kwargs
+from .refrun import apply_ref_run
 from .registry import build_meta, check_model_name
 from .report import ModelReport, describe
 from .schemes import get_scheme
@@ -28,15 +29,17 @@ from .width import (
 class AmupState:
     """What ``create_model`` did to a model; stored as ``model.amup``."""
 
-    name: str
-    kwargs: dict[str, Any]
-    config: AmupConfig
-    report: ModelReport
+    resolved: Resolved  # the model's report and its reference, resolved once
+    ref_source: str | None = None  # where the reference LR came from
     width_mults: dict[str, WidthMult] = field(default_factory=dict)
     readout_mult: float = 1.0
     K: int = 0
     K_base: int = 0
-    ref_report: ModelReport | None = None  # the reference's report, reused by transfer_lr
+
+    name = property(lambda self: self.resolved.name)
+    kwargs = property(lambda self: self.resolved.kwargs)
+    config = property(lambda self: self.resolved.config)
+    report = property(lambda self: self.resolved.report)
 
     def depth_multipliers(self, optimizer: str) -> dict[str, tuple[float, float]]:
         """The scheme's per-parameter (LR, eps) multipliers for ``optimizer``."""
@@ -48,30 +51,30 @@ def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs
                  ) -> nn.Module:
     """``timm.create_model(name, pretrained=False, **timm_kwargs)`` with AM-muP applied.
 
-    ``amup`` is an ``AmupConfig``, a dict or an OmegaConf node (a misspelt key fails). The
-    scheme initializes the model (am_mup: residual-aware He fan-in init); with a reference
-    model of another width, muP multipliers come from a width twin built on meta and the
-    classifier becomes muP's readout. ``model.amup`` keeps the report and the multipliers.
+    ``amup`` is an ``AmupConfig``, a dict or an OmegaConf node (a misspelt key fails). An
+    ``amup.ref_run`` is read first (amup_timm.refrun). The scheme initializes the model
+    (am_mup: residual-aware He fan-in init); the reference is resolved and measured once; with
+    a reference of another width, muP multipliers come from a width twin built on meta and the
+    classifier becomes muP's readout. ``model.amup`` keeps all of it for ``transfer_lr``.
     """
-    cfg = to_config(amup)
+    cfg, source = apply_ref_run(to_config(amup))
     check_model_name(name)
     kwargs = dict(timm_kwargs)
     model = timm.create_model(name, pretrained=False, **kwargs)
     report = describe(model)
     scheme = get_scheme(cfg.scheme)
     scheme.init(model, report, cfg)
-    ref = resolve_reference(name, kwargs, cfg, model) if cfg.scheme != "standard" else None
+    res = resolve(name, kwargs, cfg, model, report)
     K = cfg.K if cfg.K is not None else report.num_branches
-    ref_meta = build_meta(ref.model, **ref.kwargs) if ref is not None else None
-    ref_report = describe(ref_meta) if ref_meta is not None else None
     K_base = (cfg.K_base if cfg.K_base is not None else
-              ref_report.num_branches if ref_report is not None else K)
+              res.ref_report.num_branches if res.ref_report is not None else K)
     attach_branch_multipliers(model, report, scheme.branch_multiplier(K, K_base, cfg))
     mults: dict[str, WidthMult] = {}
     readout = 1.0
-    if cfg.width and ref is not None:
+    if cfg.width and res.ref is not None and scheme.width_transfer:
+        ref = res.ref
         base = base_shapes(build_meta(name, **width_twin_kwargs(kwargs, ref)))
-        stem = next(((n, p) for n, p in ref_meta.named_parameters() if n in base), None)
+        stem = next(((n, p) for n, p in res.ref_module.named_parameters() if n in base), None)
         if stem is not None and stem[1].shape != base[stem[0]]:  # the stem carries the width
             warnings.warn(
                 f"the reference {ref.model} differs in width from its width twin ({name} with "
@@ -81,7 +84,7 @@ def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs
         mults = width_multipliers(model, base)
         readout = readout_width_mult(model, mults)
         attach_readout(model, readout, zero=cfg.head_init == "zero")
-    model.amup = AmupState(name, kwargs, cfg, report, mults, readout, K, K_base, ref_report)
+    model.amup = AmupState(res, source, mults, readout, K, K_base)
     return model
 
 

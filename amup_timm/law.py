@@ -10,10 +10,11 @@ from typing import Any
 import timm
 from torch import nn
 
-from .config import AmupConfig
+from .config import AmupConfig, to_config
 from .knobs import DEPTH_INT, DEPTH_KWARGS, NAMED_DEPTH
 from .registry import build_meta, check_model_name
 from .report import ModelReport, describe
+from .schemes import get_scheme
 from .width import is_adam_like
 
 
@@ -23,6 +24,19 @@ class Reference:
 
     model: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Resolved:
+    """A target's report and its reference (None: the target is its own), resolved once."""
+
+    name: str
+    kwargs: dict[str, Any]
+    config: AmupConfig
+    report: ModelReport
+    ref: Reference | None = None
+    ref_report: ModelReport | None = None
+    ref_module: nn.Module | None = None  # the reference built on meta (shapes only)
 
 
 @dataclass
@@ -106,51 +120,61 @@ def law(ref_lr: float, L: float, L_ref: float, exponent: float = -1.5) -> float:
     return ref_lr * (L / L_ref) ** exponent
 
 
+def resolve(name: str, kwargs: dict[str, Any], cfg: AmupConfig, target: nn.Module | None = None,
+            report: ModelReport | None = None) -> Resolved:
+    """Measure the target and resolve and measure its reference, once (built on meta)."""
+    if cfg.ref_run is not None:
+        raise ValueError(f"amup.ref_run={cfg.ref_run} is read before the law: build the model "
+                         "with amup_timm.create_model, or resolve it with "
+                         "amup_timm.refrun.apply_ref_run and give amup.ref_lr")
+    target = target if target is not None else build_meta(name, **kwargs)
+    report = report if report is not None else describe(target)
+    ref = resolve_reference(name, kwargs, cfg, target)
+    ref_module = build_meta(ref.model, **ref.kwargs) if ref is not None else None
+    return Resolved(name, dict(kwargs), cfg, report, ref,
+                    describe(ref_module) if ref_module is not None else None, ref_module)
+
+
+def transfer(res: Resolved, optimizer: str = "sgd", ref_lr: float | None = None) -> Transfer:
+    """The law's arithmetic for a resolved target: ``ref_lr`` (default ``amup.ref_lr``) times
+    (L / L_ref) ** exponent, the exponent the scheme gives for ``optimizer``."""
+    cfg = res.config
+    ref_lr = cfg.ref_lr if ref_lr is None else ref_lr
+    if ref_lr is None:
+        raise ValueError("no reference LR: set amup.ref_lr=<LR tuned on the reference> or "
+                         "amup.ref_run=<run or multirun directory of the reference sweep>")
+    ref = res.ref or Reference(res.name, res.kwargs)
+    ref_report = res.ref_report or res.report
+    scheme = get_scheme(cfg.scheme)
+    exponent = scheme.depth_exponent(cfg, optimizer)
+    if exponent == -1.5 and is_adam_like(optimizer):
+        warnings.warn(f"the -3/2 depth law is a plain-SGD result; applying it to {optimizer!r} "
+                      "(fits are recorded per optimizer)", stacklevel=3)
+    measure = scheme.measure(cfg)
+    L = depth_of(res.report, measure, cfg.L)
+    L_ref = depth_of(ref_report, measure, cfg.L_ref)
+    return Transfer(lr=law(ref_lr, L, L_ref, exponent), ref_lr=ref_lr, L=L, L_ref=L_ref,
+                    K=cfg.K if cfg.K is not None else res.report.num_branches,
+                    K_ref=ref_report.num_branches, measure=measure, exponent=exponent,
+                    scheme=cfg.scheme, ref_model=ref.model, ref_kwargs=ref.kwargs,
+                    depths=dict(res.report.depth), ref_depths=dict(ref_report.depth))
+
+
 def transfer_lr(model: nn.Module | str, amup: AmupConfig | dict | None = None, *,
                 ref_lr: float | None = None, optimizer: str = "sgd",
                 **timm_kwargs: Any) -> Transfer:
     """The LR for ``model`` transferred from its reference through the depth law.
 
-    ``model`` is a model from ``amup_timm.create_model`` (its name, kwargs and amup config are
-    reused) or a timm name with ``timm_kwargs``. ``ref_lr`` defaults to ``amup.ref_lr``.
-    With no reference model, the target is its own reference (lr = ref_lr).
+    ``model`` is a model from ``amup_timm.create_model``, whose reference was resolved and
+    measured when it was built, or a timm name with ``timm_kwargs`` (measured on meta).
+    An ``amup`` config given with a model is resolved anew. ``ref_lr`` defaults to
+    ``amup.ref_lr``; with no reference model, the target is its own reference (lr = ref_lr).
     """
-    from .config import to_config
-    from .schemes import get_scheme
-
     if isinstance(model, str):
-        name, kwargs, cfg = model, dict(timm_kwargs), to_config(amup)
-        target = build_meta(name, **kwargs)
-        report = describe(target)
-    else:
+        res = resolve(model, timm_kwargs, to_config(amup))
+    elif amup is not None:
         state = model.amup
-        name, kwargs, report, target = state.name, state.kwargs, state.report, model
-        cfg = to_config(amup) if amup is not None else state.config
-    known = model.amup.ref_report if not isinstance(model, str) and cfg is model.amup.config \
-        else None  # create_model already measured this reference
-    if ref_lr is None and cfg.ref_run is not None:
-        from .refrun import apply_ref_run
-
-        cfg, known = apply_ref_run(cfg)[0], None
-    ref_lr = cfg.ref_lr if ref_lr is None else ref_lr
-    if ref_lr is None:
-        raise ValueError("no reference LR: set amup.ref_lr=<LR tuned on the reference> or "
-                         "amup.ref_run=<run or multirun directory of the reference sweep>")
-    ref = resolve_reference(name, kwargs, cfg, target)
-    if ref is None:
-        ref, ref_report = Reference(name, kwargs), report
+        res = resolve(state.name, state.kwargs, to_config(amup), model, state.report)
     else:
-        ref_report = known or describe(build_meta(ref.model, **ref.kwargs))
-    scheme = get_scheme(cfg.scheme)
-    exponent = scheme.depth_exponent(cfg, optimizer)
-    if exponent == -1.5 and is_adam_like(optimizer):
-        warnings.warn(f"the -3/2 depth law is a plain-SGD result; applying it to {optimizer!r} "
-                      "(fits are recorded per optimizer)", stacklevel=2)
-    measure = scheme.measure(cfg)
-    L = depth_of(report, measure, cfg.L)
-    L_ref = depth_of(ref_report, measure, cfg.L_ref)
-    return Transfer(lr=law(ref_lr, L, L_ref, exponent), ref_lr=ref_lr, L=L, L_ref=L_ref,
-                    K=cfg.K if cfg.K is not None else report.num_branches,
-                    K_ref=ref_report.num_branches, measure=measure, exponent=exponent,
-                    scheme=cfg.scheme, ref_model=ref.model, ref_kwargs=ref.kwargs,
-                    depths=dict(report.depth), ref_depths=dict(ref_report.depth))
+        res = model.amup.resolved
+    return transfer(res, optimizer, ref_lr)

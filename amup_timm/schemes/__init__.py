@@ -16,7 +16,7 @@ SCHEMES: dict[str, type[Scheme]] = {s.name: s for s in (AmMup, DepthMup, Complet
 def get_scheme(name: str) -> Scheme:
     """The scheme registered as ``name``."""
     if name not in SCHEMES:
-        raise ValueError(f"unknown amup.scheme={name!r}; choose one of {sorted(SCHEMES)}")
+        raise ValueError(f"amup.scheme={name!r} is not one of {sorted(SCHEMES)}")
     return SCHEMES[name]()
 
 

@@ -21,6 +21,7 @@ class Scheme:
     """The default is timm's model untouched and one global LR."""
 
     name: str = "base"
+    width_transfer: bool = True  # muP width multipliers against a reference of another width
 
     def init(self, model: nn.Module, report: ModelReport, cfg: AmupConfig) -> None:
         """Initialize ``model`` in place (default: keep timm's init)."""

@@ -9,3 +9,4 @@ class Standard(Scheme):
     """timm's init untouched; the reference LR is used as it is at every depth."""
 
     name = "standard"
+    width_transfer = False  # the standard parametrization: no muP

@@ -1,0 +1,97 @@
+"""The package's data flows one way: no module imports, even lazily, one that imports it back."""
+
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "amup_timm"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PKG.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Package modules that ``path`` imports anywhere: module level, inside functions, and
+    under ``if TYPE_CHECKING:`` (a type is a dependency too)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(max(0, node.level - 1)):
+                base = base.rsplit(".", 1)[0]
+            mod = (f"{base}.{node.module}" if node.module else base) if node.level else node.module
+            if mod and mod.split(".")[0] == "amup_timm":
+                found.add(mod)
+                found.update(f"{mod}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "amup_timm")
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    mods = {module_name(p): p for p in PKG.rglob("*.py")}
+    # a package's __init__ re-exports its modules: importing it is importing them
+    return {m: {d for d in imports(p) if d in mods and d != m} for m, p in mods.items()}
+
+
+def cycles(g: dict[str, set[str]]) -> list[list[str]]:
+    found, state = [], {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = "open"
+        for dep in sorted(g[node]):
+            if state.get(dep) == "open":
+                found.append(stack[stack.index(dep):] + [dep])
+            elif dep not in state:
+                visit(dep, stack + [dep])
+        state[node] = "done"
+
+    for node in sorted(g):
+        if node not in state:
+            visit(node, [node])
+    return found
+
+
+def test_walker_sees_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c", "a"]]
+
+
+def test_walker_sees_lazy_imports():
+    g = graph()
+    assert "amup_timm.records" in g["amup_timm.fit"]  # module level
+    assert "amup_timm.schemes" in g["amup_timm.factory"]
+
+
+def test_no_import_cycle_in_amup_timm():
+    g = {m: d - {"amup_timm"} for m, d in graph().items() if m != "amup_timm"}
+    assert cycles(g) == []
+
+
+# The flow of data, lowest first: a module imports only modules of its own or a lower layer.
+LAYERS = [
+    {"config", "registry", "hooks", "structure", "data", "models"},  # pieces that stand alone
+    {"knobs", "depth", "width"},  # a family's knobs, depth measures, muP shapes
+    {"report"},  # what AM-muP sees in a model
+    {"schemes"},  # depth parametrizations
+    {"records"},  # results.json and reading runs, multiruns, W&B
+    {"fit"},  # eta*(L) from records
+    {"refrun", "verdict", "refine", "callbacks"},  # reference runs, the check's verdict
+    {"law"},  # the reference model and the LR rule: no I/O
+    {"factory"},  # create_model: reads ref_run, then the law
+    {"optim", "probe"},  # create_optimizer; the AM probe
+    {"base_lr", "check"},  # train.py's LR; the transfer check's stages
+]
+
+
+def layer(module: str) -> int:
+    short = module.removeprefix("amup_timm.").split(".")[0]
+    return next(i for i, names in enumerate(LAYERS) if short in names)
+
+
+def test_each_module_imports_only_lower_layers():
+    g = {m: d - {"amup_timm"} for m, d in graph().items() if m != "amup_timm"}
+    up = [(m, d) for m, deps in g.items() for d in deps if layer(d) > layer(m)]
+    assert up == [], f"imports that climb back up the flow: {up}"

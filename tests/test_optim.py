@@ -1,0 +1,48 @@
+"""create_optimizer: the law's LR, muP groups and lr_scale in one call."""
+
+import pytest
+import torch
+from timm.scheduler import create_scheduler_v2
+
+import amup_timm
+
+
+def _model():
+    return amup_timm.create_model(
+        "resnet_1conv", {"ref_depth": 2, "ref_lr": 0.1, "ref_kwargs": {"width": 8}},
+        depth=8, width=16, num_classes=10, in_chans=1)
+
+
+def test_create_optimizer_uses_the_law_and_lr_scale():
+    model = _model()
+    opt = amup_timm.create_optimizer(model, "momentum", momentum=0.0)
+    t = amup_timm.transfer_lr(model, optimizer="momentum")
+    L = amup_timm.describe(model).depth["minimal_path"]
+    assert t.L == L and t.lr == pytest.approx(0.1 * (L / t.L_ref) ** -1.5)
+    scales = sorted({g["lr_scale"] for g in opt.param_groups})
+    assert scales == [1.0, 2.0]  # MuSGD at 2x width: hidden 1; input-like and readout 2
+    x, y = torch.randn(4, 1, 8, 8), torch.randint(0, 10, (4,))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    opt.step()
+    for g in opt.param_groups:
+        assert g["lr"] == pytest.approx(t.lr * g["lr_scale"])
+        for name, p in zip(g["param_names"], g["params"]):
+            step = before[name] - p.detach()
+            assert torch.allclose(step, t.lr * g["lr_scale"] * grads[name], rtol=1e-4, atol=1e-9)
+
+
+def test_timm_scheduler_applies_lr_scale_once():
+    opt = amup_timm.create_optimizer(_model(), "momentum", lr=0.2, momentum=0.9)
+    sched, _ = create_scheduler_v2(opt, "cosine", num_epochs=100, step_on_epochs=False,
+                                   updates_per_epoch=1)
+    sched.step_update(50)
+    for g in opt.param_groups:  # half way down the cosine: base / 2, times the group's scale
+        assert g["lr"] == pytest.approx(0.1 * g["lr_scale"], rel=1e-3)
+
+
+def test_create_optimizer_without_a_reference_lr_says_what_to_give():
+    model = amup_timm.create_model("resnet_1conv", {"ref_depth": 2}, depth=8, width=8)
+    with pytest.raises(ValueError, match="amup.ref_lr"):
+        amup_timm.create_optimizer(model, "sgd")
