@@ -30,7 +30,7 @@ def test_create_optimizer_uses_the_law_and_lr_scale():
         assert g["lr"] == pytest.approx(t.lr * g["lr_scale"])
         for name, p in zip(g["param_names"], g["params"]):
             step = before[name] - p.detach()
-            assert torch.allclose(step, t.lr * g["lr_scale"] * grads[name], rtol=1e-4, atol=1e-9)
+            assert torch.allclose(step, t.lr * g["lr_scale"] * grads[name], rtol=1e-3, atol=1e-7)
 
 
 def test_timm_scheduler_applies_lr_scale_once():
