@@ -22,7 +22,8 @@ def resolve_lr(model: nn.Module, optim: Any, data: DataSource) -> tuple[float, d
     record = {"scheme": amup.scheme, "K": model.amup.K, "K_base": model.amup.K_base,
               "measure": measure, "depths": report.depth, "L": report.depth[measure],
               "L_ref": None, "ref_model": None, "ref_kwargs": None, "ref_lr": None,
-              "ref_source": model.amup.ref_source, "lr_rule": amup.lr_rule}
+              "ref_source": model.amup.ref_source, "lr_rule": amup.lr_rule,
+              "exponent_from": amup.exponent_from}
     if amup.ref_lr is None and not amup.has_reference_model:
         lr = optim.lr if optim.get("log10_lr") is None else 10 ** optim.log10_lr
         return float(lr), record

@@ -24,6 +24,8 @@ class AmupConfig:
     head_init: classifier init, ``fan_in`` (Var = 1/fan_in) or ``zero``.
     measure: depth measure used by the LR rule (``minimal_path``, ``longest_path``, ``blocks``).
     exponent: depth-law exponent, lr = ref_lr * (L / L_ref) ** exponent.
+    exponent_from: a fit or transfer-check directory whose measured slope (this scheme, this
+        measure) replaces ``exponent``.
     ref_model / ref_kwargs / ref_depth: the reference architecture (a timm name and kwargs, or
         the target family at another depth).
     ref_lr / ref_run: the reference LR, by hand or read from a finished run.
@@ -44,6 +46,7 @@ class AmupConfig:
     head_init: str = "fan_in"
     measure: str = "minimal_path"
     exponent: float = -1.5
+    exponent_from: Optional[str] = None
     ref_model: Optional[str] = None
     ref_kwargs: dict[str, Any] = field(default_factory=dict)
     ref_depth: Optional[int] = None

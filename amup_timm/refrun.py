@@ -1,8 +1,11 @@
-"""``amup.ref_run``: the reference LR and model read from a finished run or sweep (DESIGN 2.7)."""
+"""What the law reads from earlier runs, before it runs: ``amup.ref_run`` (the reference LR and
+model of a finished run or sweep) and ``amup.exponent_from`` (a measured exponent)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from .config import AmupConfig
@@ -57,3 +60,34 @@ def apply_ref_run(cfg: AmupConfig) -> tuple[AmupConfig, str | None]:
     model = {} if cfg.has_reference_model else {"ref_model": ref.model, "ref_kwargs": ref.kwargs,
                                                  "ref_depth": None}
     return replace(cfg, ref_run=None, ref_lr=ref.lr, **model), ref.source
+
+
+def read_exponent(source: str, scheme: str, measure: str) -> float:
+    """The eta*(L) slope a fit (fit.json) or a transfer check (verdict.json) measured for
+    ``scheme`` by ``measure``, from that file or the directory holding it (or its fit/ or
+    verdict/ folder)."""
+    path = Path(source)
+    found = [f for f in (path, path / "verdict.json", path / "fit.json",
+                         path / "verdict" / "verdict.json", path / "fit" / "fit.json")
+             if f.is_file()]
+    if not found:
+        raise FileNotFoundError(f"amup.exponent_from={source}: no verdict.json or fit.json there; "
+                                "give the directory of `python -m amup_timm.fit` or of a "
+                                "transfer check")
+    result = json.loads(found[0].read_text())
+    groups = [g for g in result["groups"] if g["scheme"] == scheme]
+    if len({g["optimizer"] for g in groups}) != 1:
+        raise ValueError(f"amup.exponent_from={found[0]} holds {len(groups)} fits for scheme "
+                         f"{scheme!r} (optimizers {sorted(g['optimizer'] for g in groups)}); give "
+                         "the fit of one optimizer")
+    slope = (groups[0].get("trends") or groups[0].get("slopes") or {}).get(measure, {}).get("slope")
+    if slope is None:
+        raise ValueError(f"amup.exponent_from={found[0]} has no {measure} slope for {scheme!r}")
+    return float(slope)
+
+
+def apply_exponent_from(cfg: AmupConfig) -> AmupConfig:
+    """``cfg`` with ``exponent`` measured by the fit ``amup.exponent_from`` names."""
+    if cfg.exponent_from is None:
+        return cfg
+    return replace(cfg, exponent=read_exponent(cfg.exponent_from, cfg.scheme, cfg.measure))

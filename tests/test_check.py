@@ -1,0 +1,85 @@
+"""The transfer check end to end: a tiny +sweeps=transfer_check through train.py -m."""
+
+import json
+import math
+
+import pytest
+
+from amup_timm import describe
+from amup_timm.records import collect
+from amup_timm.registry import build_meta
+from helpers import results, run_train
+
+ARGS = ["-m", "+sweeps=transfer_check", "model=resnet18_narrow", "data.img_size=8",
+        "data.batch_size=32", "trainer.max_steps=6", "check.lr_offset=-0.5,0,0.5",
+        "trainer.seed=0,1", "scale.depth=1,2"]
+
+
+@pytest.fixture(scope="module")
+def check(tmp_path_factory):
+    sweep = tmp_path_factory.mktemp("check")
+    proc = run_train(*ARGS, f"hydra.sweep.dir={sweep}")
+    return sweep, proc
+
+
+@pytest.mark.slow
+def test_check_refines_transfers_and_judges(check):
+    sweep, proc = check
+    assert proc.stdout.count("verdict:") == 2
+    result = json.loads((sweep / "verdict" / "verdict.json").read_text())
+    assert [g["scheme"] for g in result["groups"]] == ["am_mup", "standard"]
+    L = {d: describe(build_meta("resnet18", layers=[d] * 4, channels=[16, 32, 64, 128],
+                                in_chans=1)).depth["minimal_path"] for d in (1, 2)}
+    recs = collect(sweep)
+    for g in result["groups"]:
+        rows = {r["value"]: r for r in g["rows"]}
+        assert sorted(rows) == [4, 8] and all(r["runs"] == 10 for r in rows.values())
+        eta4 = rows[4]["eta_star"]
+        (t,) = g["regret"]
+        law = -1.5 if g["scheme"] == "am_mup" else 0.0
+        assert t["value"] == 8 and t["lr"] == pytest.approx(eta4 * (L[2] / L[1]) ** law)
+        assert t["seeds"] == 2 and t["regret"] == pytest.approx(
+            t["val_loss"] - t["best_val_loss"])
+        moved = [r for r in recs if r["stage"] == "transfer" and r["scheme"] == g["scheme"]]
+        assert {round(r["lr"], 12) for r in moved} == {round(t["lr"], 12)}
+        # refined to a quarter decade around each coarse optimum
+        for depth, row in rows.items():
+            coarse = [r for r in recs if r["stage"] == "grid" and r["depth"] == depth
+                      and r["scheme"] == g["scheme"]]
+            fine = {round(math.log10(r["lr"]), 4) for r in recs if r["stage"] == "refine"
+                    and r["depth"] == depth and r["scheme"] == g["scheme"]}
+            assert fine and all(min(abs(f - math.log10(c["lr"])) for c in coarse) == 0.25
+                                for f in fine)
+    run = results(next((sweep / "transfer" / "am_mup").glob("[0-9]*")))
+    assert run["amup"]["ref_lr"] == pytest.approx(result["groups"][0]["rows"][0]["eta_star"])
+    assert run["amup"]["ref_kwargs"]["layers"] == [1, 1, 1, 1]
+    for name in ("eta.png", "curves.png"):
+        assert (sweep / "verdict" / name).read_bytes()[:4] == b"\x89PNG"
+    assert "Reproduce: `python train.py -m +sweeps=transfer_check" in (
+        sweep / "verdict" / "verdict.md").read_text()
+
+
+@pytest.mark.slow
+def test_check_started_again_runs_nothing_twice(check):
+    sweep, _ = check
+    files = sorted(sweep.rglob("results.json"))
+    before = {p: p.stat().st_mtime_ns for p in files}
+    proc = run_train(*ARGS, f"hydra.sweep.dir={sweep}")
+    assert (proc.stdout + proc.stderr).count("skipped") == len(files)
+    assert before == {p: p.stat().st_mtime_ns for p in sweep.rglob("results.json")}
+    assert proc.stdout.count("verdict:") == 2
+
+
+@pytest.mark.slow
+def test_exponent_from_a_check(check, tmp_path):
+    sweep, _ = check
+    result = json.loads((sweep / "verdict" / "verdict.json").read_text())
+    slope = result["groups"][0]["trends"]["minimal_path"]["slope"]
+    run_train("model=resnet18_narrow", "scale.depth=2", "data.img_size=8", "data.batch_size=32",
+              "trainer.max_steps=2", "logger=none", "amup.ref_lr=0.1", "amup.ref_model=resnet18",
+              "++amup.ref_kwargs={layers:[1,1,1,1],channels:[16,32,64,128]}",
+              f"amup.exponent_from={sweep}", "optim=sgd_plain", f"hydra.run.dir={tmp_path}")
+    res = results(tmp_path)
+    assert res["amup"]["exponent"] == pytest.approx(slope)
+    assert res["amup"]["exponent_from"] == str(sweep)
+    assert res["lr"] == pytest.approx(0.1 * (res["amup"]["L"] / res["amup"]["L_ref"]) ** slope)

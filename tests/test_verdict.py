@@ -1,0 +1,103 @@
+"""The transfer check's verdict on records of known optima (amup_timm.verdict)."""
+
+import math
+
+import pytest
+
+from amup_timm.fit import fit_slope
+from amup_timm.verdict import call, verdict
+
+DEPTHS = (4, 8, 16)
+GRID = [round(-3 + 0.05 * k, 2) for k in range(61)]  # log10 LRs, 1/20 decade
+
+
+def rec(depth, log10_lr, seed, loss, stage="grid", scheme="am_mup", status="finished",
+        val_loss=None, wall=None):
+    return {"status": status, "lr": 10 ** log10_lr, "seed": seed, "scheme": scheme,
+            "optimizer": "momentum", "depth": depth, "width": 16, "stage": stage,
+            "depths": {"minimal_path": depth, "longest_path": 2 * depth, "blocks": depth},
+            "model": "m", "kwargs": {"depth": depth}, "mean_train_loss": loss,
+            "train_loss": loss, "val_loss": loss if val_loss is None else val_loss,
+            "val_acc": 0.9, "wall_s": float(depth if wall is None else wall),
+            "exponent": -1.5 if scheme == "am_mup" else 0.0}
+
+
+def eta_star(depth, slope):
+    return -1 + slope * math.log10(depth / 4)
+
+
+def sweep(slope, seeds=3, noise=0.0):
+    """Loss = (log10 lr - log10 eta*)^2 plus a per-seed tilt that moves each seed's optimum."""
+    out = []
+    for d in DEPTHS:
+        for s in range(seeds):
+            for x in GRID:
+                tilt = noise * (s - (seeds - 1) / 2) * (x - eta_star(d, slope))
+                out.append(rec(d, x, s, 1 + (x - eta_star(d, slope)) ** 2 + tilt))
+    return out
+
+
+def test_slope_of_known_optima_and_bootstrap_interval():
+    result = verdict(sweep(-1.5, noise=0.1), "depth", "mean")
+    (g,) = result["groups"]
+    etas = [r["eta_star"] for r in g["rows"]]
+    for d, eta in zip(DEPTHS, etas):
+        assert math.log10(eta) == pytest.approx(eta_star(d, -1.5), abs=0.026)
+    t = g["trends"]["minimal_path"]
+    assert t["slope"] == pytest.approx(fit_slope(list(DEPTHS), etas)["slope"])
+    assert t["slope"] == pytest.approx(-1.5, abs=0.1)
+    lo, hi = t["bootstrap95"]
+    assert lo < t["slope"] < hi and hi - lo < 0.5  # seeds disagree: a real interval
+    assert g["trends"]["longest_path"]["slope"] == pytest.approx(t["slope"])  # L x 2
+    assert not any(r["at_edge"] for r in g["rows"])
+
+
+def test_the_call_names_what_holds():
+    t = {"slope": -1.4, "ci95": [-2.0, -1.0], "r2": 0.99, "bootstrap95": [-1.6, -1.2]}
+    rows = [{"at_edge": False}] * 3
+    assert call(t, -1.5, "depth", rows).startswith("holds")
+    assert call({**t, "bootstrap95": [-1.45, -1.3]}, -1.5, "depth", rows).startswith(
+        "another exponent fits: slope -1.40, 95% [-1.45, -1.30]")
+    assert call({**t, "r2": 0.3}, -1.5, "depth", rows).startswith("no power law fits")
+    assert "grid's edge" in call(t, -1.5, "depth", [{"at_edge": True}] * 3)
+
+
+def test_regret_compute_saved_and_divergence():
+    recs = sweep(-1.5) + sweep(0.0)
+    for r in recs[len(recs) // 2:]:
+        r.update(scheme="standard", exponent=0.0)
+    best8 = 1.0  # the grid's best held-out loss at every depth
+    recs += [rec(8, -1.45, s, 9.0, "transfer", val_loss=best8 + 0.1) for s in range(3)]
+    recs += [rec(16, -1.9, s, 9.0, "transfer", val_loss=best8 + 0.3) for s in range(3)]
+    recs += [rec(8, -1, s, 9.0, "transfer", scheme="standard", val_loss=1.05) for s in range(3)]
+    recs += [rec(16, -1, 0, math.nan, "transfer", scheme="standard", status="diverged")]
+    recs += [rec(16, -1, 1, None, scheme="standard", status="failed")]
+    result = verdict(recs, "depth", "mean")
+    am, sp = result["groups"]
+    assert (am["scheme"], sp["scheme"]) == ("am_mup", "standard")
+    r8, r16 = am["regret"]
+    assert r8["best_val_loss"] == pytest.approx(best8, abs=1e-3)  # optimum between grid points
+    assert r8["regret"] == pytest.approx(best8 + 0.1 - r8["best_val_loss"])
+    assert r16["regret"] == pytest.approx(best8 + 0.3 - r16["best_val_loss"])
+    assert r8["regret_rel"] == pytest.approx(r8["regret"] / r8["best_val_loss"])
+    assert r8["acc_regret"] == pytest.approx(0.0)
+    assert r8["off_log10"] == pytest.approx(abs(-1.45 - math.log10(r8["eta_star"])))
+    grid_runs = 3 * len(GRID)
+    assert r16["compute_saved"] == pytest.approx(grid_runs * 16 / (grid_runs * 4 + 3 * 16))
+    s8, s16 = sp["regret"]
+    assert s8["regret"] == pytest.approx(1.05 - s8["best_val_loss"])
+    assert s16["val_loss"] == math.inf and s16["diverged"] == 1 and s16["regret"] == math.inf
+    assert sp["rows"][2]["failed"] == 1
+    assert sp["trends"]["minimal_path"]["slope"] == pytest.approx(0.0, abs=1e-9)
+    assert am["exponent"] == -1.5 and sp["exponent"] == 0.0
+
+
+def test_width_drift_is_decades_per_doubling():
+    recs = []
+    for w in (16, 32, 64, 128):
+        center = -1 - 0.25 * math.log2(w / 16)
+        recs += [{**rec(4, x, s, 1 + (x - center) ** 2), "width": w} for s in range(2)
+                 for x in GRID]
+    (g,) = verdict(recs, "width", "mean")["groups"]
+    assert g["trends"]["width"]["slope"] == pytest.approx(-0.25, abs=0.02)
+    assert g["exponent"] == 0.0
