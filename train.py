@@ -19,7 +19,9 @@ import time
 import traceback
 import uuid
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import hydra
 import torch
@@ -29,13 +31,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from timm.scheduler import create_scheduler_v2
+from torch import nn
 from tqdm import tqdm
 
 import amup_timm
 from amup_timm import knobs, records
 from amup_timm.base_lr import resolve_lr
 from amup_timm.config import register_configs
-from amup_timm.data import build_data, num_steps
+from amup_timm.data import DataSource, build_data, num_steps
 
 log = logging.getLogger("train")
 register_configs()
@@ -131,98 +134,131 @@ def evaluate(model, data, cfg, autocast) -> dict:
     return {"val_loss": loss / max(n, 1), "val_acc": correct / max(n, 1)}
 
 
-def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
+@dataclass
+class Context:
+    """Where a run executes: its ranks, device, precision and directory."""
+
+    rank: int
+    world: int
+    device: torch.device
+    run_dir: Path
+    multirun: bool
+    autocast: Any
+    channels_last: bool
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup(cfg: DictConfig, run_dir: Path, multirun: bool) -> Context:
+    """Threads, process group, device, seed and precision."""
     setup_threads(cfg, multirun)
     rank, world, device = setup_device(cfg)
-    run_dir = Path(shared_run_dir(str(run_dir), world))
-    main_rank = rank == 0
     torch.manual_seed(cfg.trainer.seed)
     on_gpu = device.type == "cuda"
     bf16 = cfg.trainer.precision == "bf16" or (cfg.trainer.precision == "auto" and on_gpu)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+    channels_last = cfg.trainer.channels_last is True or (
+        cfg.trainer.channels_last == "auto" and on_gpu)
+    return Context(rank, world, device, Path(shared_run_dir(str(run_dir), world)), multirun,
+                   autocast, channels_last)
 
-    # Data and model (any bad name or override fails here, before training).
-    data = build_data(cfg.data, device, seed=cfg.trainer.seed, rank=rank, world=world)
-    kwargs = model_kwargs(cfg)
+
+def build(cfg: DictConfig, ctx: Context) -> tuple[DataSource, nn.Module, float, dict]:
+    """Data, the model with AM-muP applied, and its base LR (a bad name or override fails
+    here, before training)."""
+    data = build_data(cfg.data, ctx.device, seed=cfg.trainer.seed, rank=ctx.rank,
+                      world=ctx.world)
     model = amup_timm.create_model(cfg.model.name, cfg.amup, num_classes=data.num_classes,
-                                   in_chans=data.in_chans, **kwargs)
+                                   in_chans=data.in_chans, **model_kwargs(cfg))
     lr, amup_record = resolve_lr(model, cfg.optim, data)
-    if main_rank:
+    if ctx.main:
         log.info("%s\nbase LR %.4g (%s)", model.amup.report, lr,
                  amup_record["ref_source"] or "optim.lr")
-    model.to(device)
-    if cfg.trainer.channels_last is True or (cfg.trainer.channels_last == "auto" and on_gpu):
+    model.to(ctx.device)
+    if ctx.channels_last:
         model.to(memory_format=torch.channels_last)
-    opt_name = cfg.optim.opt
-    optimizer = amup_timm.create_optimizer(model, opt_name, lr, cfg.optim.weight_decay,
-                                           momentum=cfg.optim.momentum)
-    total = num_steps(cfg.trainer.max_steps, cfg.trainer.epochs, data.steps_per_epoch)
-    scheduler = None
-    if cfg.sched.sched != "none":
-        scheduler, _ = create_scheduler_v2(
-            optimizer, cfg.sched.sched, num_epochs=total, warmup_epochs=cfg.sched.warmup_steps,
-            min_lr=cfg.sched.min_lr, warmup_lr=lr * 1e-3, step_on_epochs=False,
-            updates_per_epoch=1)
+    return data, model, lr, amup_record
 
-    # Resume from the run directory's checkpoint, if any.
-    start, losses = 0, []
-    overrides = list(HydraConfig.get().overrides.task)
-    ckpt = records.load_checkpoint(run_dir)
+
+def build_optimizer(cfg: DictConfig, model: nn.Module, lr: float, total: int):
+    """timm's optimizer with the muP/scheme groups, and timm's scheduler (or None)."""
+    optimizer = amup_timm.create_optimizer(model, cfg.optim.opt, lr, cfg.optim.weight_decay,
+                                           momentum=cfg.optim.momentum)
+    if cfg.sched.sched == "none":
+        return optimizer, None
+    scheduler, _ = create_scheduler_v2(
+        optimizer, cfg.sched.sched, num_epochs=total, warmup_epochs=cfg.sched.warmup_steps,
+        min_lr=cfg.sched.min_lr, warmup_lr=lr * 1e-3, step_on_epochs=False, updates_per_epoch=1)
+    return optimizer, scheduler
+
+
+def resume(ctx: Context, model: nn.Module, optimizer, overrides: list[str]
+           ) -> tuple[int, list[float]]:
+    """(first step, losses so far) from the run directory's checkpoint, if it is this run's."""
+    ckpt = records.load_checkpoint(ctx.run_dir)
     if ckpt is not None and ckpt.get("overrides") != overrides:
-        if not multirun:
+        if not ctx.multirun:
             raise ValueError(
-                f"{run_dir} holds a checkpoint of another run (overrides {ckpt.get('overrides')}"
-                f", now {overrides}); repeat that run's overrides to resume it, or choose a new "
-                "hydra.run.dir")
+                f"{ctx.run_dir} holds a checkpoint of another run (overrides "
+                f"{ckpt.get('overrides')}, now {overrides}); repeat that run's overrides to "
+                "resume it, or choose a new hydra.run.dir")
         log.warning("%s holds another job's checkpoint (overrides %s): starting afresh",
-                    run_dir, ckpt.get("overrides"))
+                    ctx.run_dir, ckpt.get("overrides"))
         ckpt = None
+    start, losses = 0, []
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         torch.set_rng_state(ckpt["rng"])
-        if on_gpu and ckpt.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
+        if ctx.device.type == "cuda" and ckpt.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(ckpt["cuda_rng"], ctx.device)
         start, losses = ckpt["step"], ckpt["losses"]
-        if main_rank:
-            log.info("resuming from step %d of %d", start, total)
-    if main_rank:  # rows written after the checkpoint (or by an earlier attempt) go
-        records.truncate_metrics(run_dir, start)
-    if scheduler is not None:
-        scheduler.step_update(start)
+        if ctx.main:
+            log.info("resuming from step %d", start)
+    if ctx.main:  # rows written after the checkpoint (or by an earlier attempt) go
+        records.truncate_metrics(ctx.run_dir, start)
+    return start, losses
 
+
+def wrap(cfg: DictConfig, ctx: Context, model: nn.Module) -> nn.Module:
+    """The module the loop calls: DDP across ranks, torch.compile if asked."""
     net = model
-    if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index]
-                                                        if on_gpu else None)
-    if cfg.trainer.compile:
-        net = torch.compile(net)
-    run = init_wandb(cfg, run_dir, multirun) if main_rank else None
-    if run is not None:
-        run.summary.update({"amup": {**amup_record, "lr": lr, "optimizer": opt_name}})
+    if ctx.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+    return torch.compile(net) if cfg.trainer.compile else net
 
-    def save(step: int) -> None:
-        if main_rank:
-            records.save_checkpoint(run_dir, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "rng": torch.get_rng_state(), "step": step, "losses": losses,
-                "overrides": overrides,
-                "cuda_rng": torch.cuda.get_rng_state(device) if on_gpu else None})
 
-    # The loop: one host sync per log interval (loss values, divergence check, throughput).
+def save(ctx: Context, model: nn.Module, optimizer, step: int, losses: list[float],
+         overrides: list[str]) -> None:
+    """An atomic checkpoint of everything a resumed run needs (rank 0)."""
+    if ctx.main:
+        records.save_checkpoint(ctx.run_dir, {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "rng": torch.get_rng_state(), "step": step, "losses": losses, "overrides": overrides,
+            "cuda_rng": (torch.cuda.get_rng_state(ctx.device)
+                         if ctx.device.type == "cuda" else None)})
+
+
+def loop(cfg: DictConfig, ctx: Context, net: nn.Module, model: nn.Module, optimizer, scheduler,
+         data: DataSource, run, start: int, total: int, losses: list[float],
+         overrides: list[str]) -> tuple[str, int, dict | None]:
+    """Train from ``start`` to ``total``; one host sync per log interval (loss values,
+    divergence check, throughput). Returns (status, last step, steady-state timing)."""
     net.train()
     pending: list[torch.Tensor] = []
     batches = data.train_batches(start)
-    started = time.perf_counter()
-    bar = tqdm(total=total, initial=start, disable=not (main_rank and cfg.trainer.progress),
+    bar = tqdm(total=total, initial=start, disable=not (ctx.main and cfg.trainer.progress),
                dynamic_ncols=True, desc=cfg.model.name)
     step, t0, status = start, time.perf_counter(), "finished"
     timed_from: tuple[int, float] | None = None  # steady state: after the first log interval
     while step < total:
         x, y = next(batches)
-        if cfg.trainer.channels_last is True or (cfg.trainer.channels_last == "auto" and on_gpu):
+        if ctx.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with autocast:
+        with ctx.autocast:
             loss = F.cross_entropy(net(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -235,69 +271,96 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
         pending.append(loss.detach())
         ckpt_due = bool(cfg.trainer.ckpt_every) and step % cfg.trainer.ckpt_every == 0
         eval_due = bool(cfg.trainer.eval_every) and step % cfg.trainer.eval_every == 0
-        if step % cfg.trainer.log_every == 0 or step == total or ckpt_due or eval_due:
-            values = torch.stack(pending).float().tolist()
-            first = step - len(values) + 1
-            pending.clear()
-            losses.extend(values)
-            elapsed, t0 = time.perf_counter() - t0, time.perf_counter()
-            lrs = {f"lr/group{i}": g["lr"] for i, g in enumerate(optimizer.param_groups)}
-            ips = len(values) * data.batch_size * world / elapsed
-            if main_rank:
-                records.append_metrics(run_dir, [{"step": first + i, "loss": v}
+        if not (step % cfg.trainer.log_every == 0 or step == total or ckpt_due or eval_due):
+            continue
+        values = torch.stack(pending).float().tolist()
+        first = step - len(values) + 1
+        pending.clear()
+        losses.extend(values)
+        elapsed, t0 = time.perf_counter() - t0, time.perf_counter()
+        if ctx.main:
+            records.append_metrics(ctx.run_dir, [{"step": first + i, "loss": v}
                                                  for i, v in enumerate(values)])
-                bar.update(len(values))
-                bar.set_postfix(loss=f"{values[-1]:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.3g}")
-                if run is not None:
-                    run.log({"train/loss": values[-1], "train/images_per_s": ips, **lrs},
-                            step=step)
-            diverged = torch.tensor(float(not all(map(math.isfinite, values))), device=device)
-            if dist.is_initialized():  # every rank stops together
-                dist.all_reduce(diverged, op=dist.ReduceOp.MAX)
-            if diverged.item():
-                status = "diverged"
-                break
-            if eval_due and step < total:
-                metrics = evaluate(net, data, cfg, autocast)
-                if run is not None:
-                    run.log({f"val/{k[4:]}": v for k, v in metrics.items()}, step=step)
-            if ckpt_due:
-                save(step)
-            if timed_from is None:
-                timed_from = (step, time.perf_counter())
+            bar.update(len(values))
+            bar.set_postfix(loss=f"{values[-1]:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.3g}")
+            if run is not None:
+                lrs = {f"lr/group{i}": g["lr"] for i, g in enumerate(optimizer.param_groups)}
+                ips = len(values) * data.batch_size * ctx.world / elapsed
+                run.log({"train/loss": values[-1], "train/images_per_s": ips, **lrs}, step=step)
+        diverged = torch.tensor(float(not all(map(math.isfinite, values))), device=ctx.device)
+        if dist.is_initialized():  # every rank stops together
+            dist.all_reduce(diverged, op=dist.ReduceOp.MAX)
+        if diverged.item():
+            status = "diverged"
+            break
+        if eval_due and step < total:
+            metrics = evaluate(net, data, cfg, ctx.autocast)
+            if run is not None:
+                run.log({f"val/{k[4:]}": v for k, v in metrics.items()}, step=step)
+        if ckpt_due:
+            save(ctx, model, optimizer, step, losses, overrides)
+        if timed_from is None:
+            timed_from = (step, time.perf_counter())
     bar.close()
-    wall = time.perf_counter() - started
     timing = None
     if timed_from is not None and step > timed_from[0]:
         seconds = time.perf_counter() - timed_from[1]
         timing = {"steps": step - timed_from[0], "seconds": seconds,
                   "step_s": seconds / (step - timed_from[0]),
-                  "images_per_s": (step - timed_from[0]) * data.batch_size * world / seconds}
+                  "images_per_s": (step - timed_from[0]) * data.batch_size * ctx.world / seconds}
+    return status, step, timing
 
+
+def finish(cfg: DictConfig, ctx: Context, net: nn.Module, model: nn.Module, optimizer,
+           data: DataSource, run, status: str, step: int, total: int, lr: float,
+           amup_record: dict, losses: list[float], overrides: list[str], **extra: Any) -> dict:
+    """Final metrics, the last checkpoint, results.json and the W&B summary."""
     tail = losses[-max(1, len(losses) // 10):]
     final = {"train_loss": sum(tail) / len(tail), "mean_train_loss": sum(losses) / len(losses)}
     if status == "finished":
-        final.update(evaluate(net, data, cfg, autocast))
+        final.update(evaluate(net, data, cfg, ctx.autocast))
         if cfg.trainer.ckpt_every:
-            save(step)
+            save(ctx, model, optimizer, step, losses, overrides)
     else:
         final.update({"val_loss": None, "val_acc": None})
         log.warning("loss is not finite at step %d: diverged (LR %.4g)", step, lr)
-    res = {"status": status, "lr": lr, "optimizer": opt_name, "model": cfg.model.name,
-           "model_kwargs": kwargs, "threads": torch.get_num_threads(), "wall_s": wall,
+    res = {"status": status, "lr": lr, "optimizer": cfg.optim.opt, "model": cfg.model.name,
+           "model_kwargs": model_kwargs(cfg), "threads": torch.get_num_threads(),
            "data": cfg.data.name, "seed": cfg.trainer.seed, "steps": step, "max_steps": total,
-           "world_size": world, "amup": amup_record, "final": final, "run_dir": str(run_dir),
-           "overrides": overrides, "timing": timing,
+           "world_size": ctx.world, "amup": amup_record, "final": final,
+           "run_dir": str(ctx.run_dir), "overrides": overrides, **extra,
            "wandb": {"id": run.id, "mode": cfg.logger.mode} if run else None,
            "config": OmegaConf.to_container(cfg, resolve=True)}
-    if main_rank:
-        records.write_json(run_dir / records.RESULTS, res)
+    if ctx.main:
+        records.write_json(ctx.run_dir / records.RESULTS, res)
     if run is not None:
         run.summary.update({"status": status, **{f"final/{k}": v for k, v in final.items()}})
         run.finish()
     if dist.is_initialized():
         dist.destroy_process_group()
     return res
+
+
+def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
+    """Set up, build, take the LR, resume, train, finish."""
+    ctx = setup(cfg, run_dir, multirun)
+    data, model, lr, amup_record = build(cfg, ctx)
+    total = num_steps(cfg.trainer.max_steps, cfg.trainer.epochs, data.steps_per_epoch)
+    optimizer, scheduler = build_optimizer(cfg, model, lr, total)
+    overrides = list(HydraConfig.get().overrides.task)
+    start, losses = resume(ctx, model, optimizer, overrides)
+    if scheduler is not None:
+        scheduler.step_update(start)
+    net = wrap(cfg, ctx, model)
+    run = init_wandb(cfg, ctx.run_dir, multirun) if ctx.main else None
+    if run is not None:
+        run.summary.update({"amup": {**amup_record, "lr": lr, "optimizer": cfg.optim.opt}})
+    started = time.perf_counter()
+    status, step, timing = loop(cfg, ctx, net, model, optimizer, scheduler, data, run, start,
+                                total, losses, overrides)
+    return finish(cfg, ctx, net, model, optimizer, data, run, status, step, total, lr,
+                  amup_record, losses, overrides, timing=timing,
+                  wall_s=time.perf_counter() - started)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

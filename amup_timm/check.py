@@ -175,9 +175,9 @@ def summary(result: dict) -> list[str]:
         for t in g["regret"]:
             lines.append(f"  zero-shot at {axis} {t['value']}: LR {_f(t['lr'], '.3g')} "
                          f"(eta* {_f(t['eta_star'], '.3g')}), held-out loss "
-                         f"{_f(t['val_loss'])} vs best {_f(t['best_val_loss'])}: regret "
+                         f"{_f(t['val_loss'])} vs {_f(t['star_val_loss'])} at eta*: regret "
                          f"{_f(t['regret'], '+.4f')} ({_f(t['regret_rel'], '+.1%')}), acc "
-                         f"{_f(t['val_acc'], '.3f')} vs {_f(t['best_val_acc'], '.3f')}, "
+                         f"{_f(t['val_acc'], '.3f')} vs {_f(t['star_val_acc'], '.3f')}, "
                          f"compute saved {_f(t['compute_saved'], '.1f')}x")
         lines.append(f"  verdict: {g['call']}")
     return lines
@@ -187,17 +187,18 @@ def markdown(result: dict) -> str:
     """verdict.md: the command, then per group the eta* table, trends and regret."""
     axis = result["axis"]
     lines = [f"Reproduce: `{result.get('command', '?')}`", "",
-             f"eta* selected by the {SELECT_HELP[result['select']]}; regret on the held-out "
-             "loss, seeds averaged; `*` marks an optimum at the grid's edge.", ""]
+             f"eta* selected by the {SELECT_HELP[result['select']]}; regret: held-out loss at "
+             "the transferred LR minus held-out loss at the target's own eta*, seeds averaged; "
+             "`*` marks an optimum at the grid's edge.", ""]
     for g in result["groups"]:
         lines += [f"### {g['optimizer']} / {g['scheme']}", "", f"Verdict: {g['call']}", "",
-                  f"| {axis} | L minimal_path | L blocks | eta* | best held-out loss (acc) | "
+                  f"| {axis} | L minimal_path | L blocks | eta* | held-out loss at eta* (acc) | "
                   "runs | diverged | failed |", "|---|---|---|---|---|---|---|---|"]
         for r in g["rows"]:
             lines.append(
                 f"| {r['value']} | {r['L'].get('minimal_path', '-')} | {r['L'].get('blocks', '-')}"
                 f" | {_f(r['eta_star'], '.3g')}{'*' if r['at_edge'] else ''} | "
-                f"{_f(r['best_val_loss'])} ({_f(r['best_val_acc'], '.3f')}) | {r['runs']} | "
+                f"{_f(r['star_val_loss'])} ({_f(r['star_val_acc'], '.3f')}) | {r['runs']} | "
                 f"{r['diverged']} | {r['failed']} |")
         lines += ["", f"| measure | {'slope' if axis == 'depth' else 'drift/doubling'} | "
                   "t 95% | seed bootstrap 95% | R^2 |", "|---|---|---|---|---|"]
@@ -206,13 +207,13 @@ def markdown(result: dict) -> str:
                          f"{_interval(t['bootstrap95'])} | {_f(t['r2'], '.3f')} |")
         if g["regret"]:
             lines += ["", f"| target {axis} | transferred LR | eta* | held-out loss (acc) | "
-                      "grid best (acc) | regret | relative | acc regret | compute saved |",
+                      "at eta* (acc) | regret | relative | acc regret | compute saved |",
                       "|---|---|---|---|---|---|---|---|---|"]
             for t in g["regret"]:
                 lines.append(
                     f"| {t['value']} | {_f(t['lr'], '.3g')} | {_f(t['eta_star'], '.3g')} | "
                     f"{_f(t['val_loss'])} ({_f(t['val_acc'], '.3f')}) | "
-                    f"{_f(t['best_val_loss'])} ({_f(t['best_val_acc'], '.3f')}) | "
+                    f"{_f(t['star_val_loss'])} ({_f(t['star_val_acc'], '.3f')}) | "
                     f"{_f(t['regret'], '+.4f')} | {_f(t['regret_rel'], '+.1%')} | "
                     f"{_f(t['acc_regret'], '+.3f')} | {_f(t['compute_saved'], '.1f')}x |")
         lines.append("")
@@ -308,11 +309,11 @@ def log_to_wandb(result: dict, files: list[Path], sweep: Path, logger_cfg: Any) 
                      group=sweep.name, job_type="transfer_check", dir=str(sweep / "verdict"),
                      name=f"check-{sweep.name}", reinit="finish_previous")
     table = wandb.Table(columns=["optimizer", "scheme", "target", "lr", "eta_star", "val_loss",
-                                 "best_val_loss", "regret", "acc_regret", "compute_saved"])
+                                 "star_val_loss", "regret", "acc_regret", "compute_saved"])
     for g in result["groups"]:
         for t in g["regret"]:
             table.add_data(g["optimizer"], g["scheme"], t["value"], t["lr"], t["eta_star"],
-                           t["val_loss"], t["best_val_loss"], t["regret"], t["acc_regret"],
+                           t["val_loss"], t["star_val_loss"], t["regret"], t["acc_regret"],
                            t["compute_saved"])
         for m, t in g["trends"].items():
             run.summary[f"check/{g['optimizer']}/{g['scheme']}/{m}/slope"] = t["slope"]

@@ -13,7 +13,7 @@ PROBE_VARIANTS = ("absolute", "relative")
 
 @dataclass
 class AmupConfig:
-    """Everything AM-muP needs beyond the model itself (DESIGN 2.2-2.5).
+    """Everything AM-muP needs beyond the model itself (docs/design.md §2-§5).
 
     scheme: depth parametrization: ``am_mup``, ``depth_mup``, ``completep``, ``nfd`` or
         ``standard`` (timm's own init and one global LR); see amup_timm/schemes/, which checks
@@ -33,9 +33,9 @@ class AmupConfig:
     K / L / L_ref: pin the number of branches and the depths by hand.
     K_base: pin the base model's number of branches (completep's and nfd's base depth) when
         no reference model is given, e.g. in a sweep whose LRs come from a grid.
-    lr_rule: ``law`` (the depth law) or ``probe`` (solve S_target(eta) = S_ref(ref_lr), DESIGN
-        2.6), with probe_seeds initializations, probe_evals bisection steps, probe_batch_size
-        examples and the ``absolute`` or ``relative`` S.
+    lr_rule: ``law`` (the depth law) or ``probe`` (solve S_target(eta) = S_ref(ref_lr),
+        docs/design.md §6), with probe_seeds initializations, probe_evals bisection steps,
+        probe_batch_size examples and the ``absolute`` or ``relative`` S.
     """
 
     scheme: str = "am_mup"

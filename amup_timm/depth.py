@@ -1,4 +1,4 @@
-"""The three depth measures of DESIGN 2.3, computed from a traced graph."""
+"""The three depth measures of docs/design.md §3, computed from a traced graph."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The eta*(L) fit of a depth x LR sweep (DESIGN 2.7).
+"""The eta*(L) fit of a depth x LR sweep (docs/design.md §7).
 
     python -m amup_timm.fit multirun/sweep_tiny/2026-11-24_10-00-00 [--select mean]
 

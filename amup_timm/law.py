@@ -1,4 +1,5 @@
-"""The reference model and the depth law lr = ref_lr * (L / L_ref) ** exponent (DESIGN 2.4)."""
+"""The reference model and the depth law lr = ref_lr * (L / L_ref) ** exponent
+(docs/design.md §4)."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def _int_depth_arg(model: nn.Module) -> str | None:
 
 def resolve_reference(name: str, kwargs: dict[str, Any], cfg: AmupConfig,
                       target: nn.Module | None = None) -> Reference | None:
-    """The reference architecture of DESIGN 2.4 (a)-(c), or None when there is none."""
+    """The reference architecture of docs/design.md §4 (a)-(c), or None when there is none."""
     if cfg.ref_model is not None:
         check_model_name(cfg.ref_model)
         return Reference(cfg.ref_model, dict(cfg.ref_kwargs))

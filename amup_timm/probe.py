@@ -1,4 +1,4 @@
-"""The AM criterion as a measurement (DESIGN 2.6): one-step pre-activation change S(eta).
+"""The AM criterion as a measurement (docs/design.md §6): one-step pre-activation change S(eta).
 
 For a model at initialization and a fixed batch, the gradient is computed once per seed; the
 optimizer's first-step direction d follows from it (SGD: g; Adam/AdamW: g / (|g| + eps), their

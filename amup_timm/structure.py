@@ -4,8 +4,8 @@ The model is run once on a fake input (``FakeTensorMode``: no memory, no compute
 ``TorchFunctionMode`` that records every tensor operation as a node of a data-flow graph.
 Shape queries return ints, not tensors, so shape edges never enter the graph. From that
 graph come the residual joins (additions whose two operands both depend on the input,
-DESIGN 2.1), the parameter that carries each branch's scale (DESIGN 2.2) and the paths that
-the depth measures count (DESIGN 2.3).
+docs/design.md §1), the parameter that carries each branch's scale (§2) and the paths
+that the depth measures count (§3).
 """
 
 from __future__ import annotations

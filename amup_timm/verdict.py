@@ -8,7 +8,7 @@ Per (optimizer, scheme), from a check directory's records:
   the drift of log10 eta* per doubling of width; each with a least-squares t-interval and a
   seed-bootstrap interval (seeds resampled, argmin redone, refit);
 - the zero-shot regret at every larger value: held-out loss and accuracy of the runs at the
-  transferred LR against the grid's best held-out loss, over the same seeds;
+  transferred LR against those at the size's own eta*, over the same seeds;
 - the compute saved: a sweep at the target against the reference sweep plus the target run.
 """
 
@@ -78,7 +78,8 @@ def bootstrap_interval(by_value: dict[Any, dict[float, dict[int, float]]], xs: d
     if len(slopes) < samples // 2:
         return [None, None]
     slopes.sort()
-    return [slopes[int(0.025 * len(slopes))], slopes[min(len(slopes) - 1, int(0.975 * len(slopes)))]]
+    n = len(slopes)
+    return [slopes[int(0.025 * n)], slopes[min(n - 1, int(0.975 * n))]]
 
 
 def held_out(records: list[dict]) -> dict[str, Any]:
@@ -116,15 +117,13 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
         curve = [{"lr": lr, **held_out(rs), "select_loss": _mean(
             [loss_of(r, select) for r in rs if r["status"] != "failed"])}
             for lr, rs in sorted(by_lr.items())]
-        finite = [c for c in curve if c["val_loss"] is not None and math.isfinite(c["val_loss"])]
-        best = min(finite, key=lambda c: c["val_loss"]) if finite else None
+        best = next((c for c in curve if c["lr"] == eta), None)  # the grid's best: eta*
         depths = next((r["depths"] for r in recs if r["depths"]), {})
         rows.append({
             "value": value, "model": recs[0]["model"], "kwargs": recs[0]["kwargs"],
             "L": depths, "eta_star": eta, "at_edge": eta is not None and eta in (lrs[0], lrs[-1]),
-            "best_val_lr": best["lr"] if best else None,
-            "best_val_loss": best["val_loss"] if best else None,
-            "best_val_acc": best["val_acc"] if best else None, "curve": curve,
+            "star_val_loss": best["val_loss"] if best else None,
+            "star_val_acc": best["val_acc"] if best else None, "curve": curve,
             "runs": len(recs), "diverged": sum(r["status"] == "diverged" for r in recs),
             "failed": sum(r["status"] == "failed" for r in recs),
             "wall_s": sum(r["wall_s"] or 0.0 for r in recs), "lrs": len(lrs),
@@ -146,7 +145,7 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
             continue
         got = held_out(runs)
         lr = _mean([r["lr"] for r in runs if r["lr"]])
-        best = row["best_val_loss"]
+        best = row["star_val_loss"]
         loss_regret = (got["val_loss"] - best if best is not None and got["val_loss"] is not None
                        else None)
         target_cost = row["wall_s"]
@@ -155,11 +154,11 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
             "value": row["value"], "lr": lr, "eta_star": row["eta_star"],
             "off_log10": (abs(math.log10(lr) - math.log10(row["eta_star"]))
                           if lr and row["eta_star"] else None),
-            **got, "best_val_lr": row["best_val_lr"], "best_val_loss": best,
-            "best_val_acc": row["best_val_acc"], "regret": loss_regret,
+            **got, "star_val_loss": best,
+            "star_val_acc": row["star_val_acc"], "regret": loss_regret,
             "regret_rel": (loss_regret / best if loss_regret is not None and best else None),
-            "acc_regret": (row["best_val_acc"] - got["val_acc"]
-                           if got["val_acc"] is not None and row["best_val_acc"] is not None
+            "acc_regret": (row["star_val_acc"] - got["val_acc"]
+                           if got["val_acc"] is not None and row["star_val_acc"] is not None
                            else None),
             "compute_saved": target_cost / transfer_cost if transfer_cost else None})
     main = trends.get(measure if axis == "depth" else "width", {})

@@ -1,4 +1,5 @@
-"""muP width multipliers (DESIGN 2.5), computed as microsoft/mup's set_base_shapes/MuSGD/MuAdam.
+"""muP width multipliers (docs/design.md §5), computed as microsoft/mup's
+set_base_shapes/MuSGD/MuAdam.
 
 Base shapes come from a *width twin* (the target at the target depth with the reference's
 width kwargs). A dimension whose size differs from the twin's is "infinite"; a parameter

@@ -4,11 +4,11 @@ import json
 import math
 
 import pytest
+from helpers import results, run_train
 
 from amup_timm import describe
 from amup_timm.records import collect
 from amup_timm.registry import build_meta
-from helpers import results, run_train
 
 ARGS = ["-m", "+sweeps=transfer_check", "model=resnet18_narrow", "data.img_size=8",
         "data.batch_size=32", "trainer.max_steps=6", "check.lr_offset=-0.5,0,0.5",
@@ -39,7 +39,7 @@ def test_check_refines_transfers_and_judges(check):
         law = -1.5 if g["scheme"] == "am_mup" else 0.0
         assert t["value"] == 8 and t["lr"] == pytest.approx(eta4 * (L[2] / L[1]) ** law)
         assert t["seeds"] == 2 and t["regret"] == pytest.approx(
-            t["val_loss"] - t["best_val_loss"])
+            t["val_loss"] - t["star_val_loss"])
         moved = [r for r in recs if r["stage"] == "transfer" and r["scheme"] == g["scheme"]]
         assert {round(r["lr"], 12) for r in moved} == {round(t["lr"], 12)}
         # refined to a quarter decade around each coarse optimum

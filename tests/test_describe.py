@@ -1,4 +1,4 @@
-"""describe(): K, depth measures and each family's scale parameter (DESIGN 2.1-2.3)."""
+"""describe(): K, depth measures and each family's scale parameter (docs/design.md §1-§3)."""
 
 import pytest
 import timm

@@ -1,4 +1,5 @@
-"""Residual-aware He fan-in init (DESIGN 2.2): scales and variances against their formulas."""
+"""Residual-aware He fan-in init (docs/design.md §2): scales and variances against their
+formulas."""
 
 import math
 

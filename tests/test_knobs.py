@@ -3,8 +3,13 @@
 import pytest
 
 from amup_timm import describe
-from amup_timm.knobs import (KnobError, nominal_depth, nominal_width, scale_depth,
-                             scale_width)
+from amup_timm.knobs import (
+    KnobError,
+    nominal_depth,
+    nominal_width,
+    scale_depth,
+    scale_width,
+)
 from amup_timm.registry import build_meta
 
 VIT = {"img_size": 16, "patch_size": 4, "depth": 2, "embed_dim": 64, "num_heads": 2}
@@ -13,7 +18,8 @@ RESNET = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 128]}
 
 def test_depth_knobs_scale_the_real_models():
     vit = scale_depth("vit_tiny_patch16_224", VIT, 4)
-    assert vit["depth"] == 8 and describe(build_meta("vit_tiny_patch16_224", **vit)).num_branches == 16
+    assert vit["depth"] == 8
+    assert describe(build_meta("vit_tiny_patch16_224", **vit)).num_branches == 16
     rn = scale_depth("resnet50", RESNET, 2)
     assert rn["layers"] == [2, 2, 2, 2]
     assert describe(build_meta("resnet50", **rn)).num_branches == 8

@@ -1,4 +1,4 @@
-"""The depth law and reference resolution (DESIGN 2.4)."""
+"""The depth law and reference resolution (docs/design.md §4)."""
 
 import pytest
 

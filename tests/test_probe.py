@@ -1,4 +1,4 @@
-"""The AM probe (DESIGN 2.6): S(eta)'s shape, calibration, determinism, cost, BN safety."""
+"""The AM probe (docs/design.md §6): S(eta)'s shape, calibration, determinism, cost, BN safety."""
 
 import json
 import math

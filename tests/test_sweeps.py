@@ -1,4 +1,4 @@
-"""Sweeps, the eta*(L) fit and reference runs (DESIGN 2.7)."""
+"""Sweeps, the eta*(L) fit and reference runs (docs/design.md §7)."""
 
 import json
 import math
@@ -119,7 +119,7 @@ def test_fit_recovers_known_slope(tmp_path):
     assert s["slope"] == pytest.approx(-1.5, abs=1e-9) and s["r2"] == pytest.approx(1.0)
     assert s["ci95"][0] == pytest.approx(-1.5, abs=1e-6)
     assert all(t["error_log10"] < 1e-9 for t in g["transfer"] if t["measure"] == "minimal_path")
-    # blocks = L - 1: an offset that bends the slope away from -1.5 (DESIGN 2.3)
+    # blocks = L - 1: an offset that bends the slope away from -1.5 (docs/design.md §3)
     assert g["slopes"]["blocks"]["slope"] > -1.5
     files = fit.write_outputs(result, tmp_path / "out")
     assert all(f.exists() for f in files)

@@ -76,16 +76,16 @@ def test_regret_compute_saved_and_divergence():
     am, sp = result["groups"]
     assert (am["scheme"], sp["scheme"]) == ("am_mup", "standard")
     r8, r16 = am["regret"]
-    assert r8["best_val_loss"] == pytest.approx(best8, abs=1e-3)  # optimum between grid points
-    assert r8["regret"] == pytest.approx(best8 + 0.1 - r8["best_val_loss"])
-    assert r16["regret"] == pytest.approx(best8 + 0.3 - r16["best_val_loss"])
-    assert r8["regret_rel"] == pytest.approx(r8["regret"] / r8["best_val_loss"])
+    assert r8["star_val_loss"] == pytest.approx(best8, abs=1e-3)  # optimum between grid points
+    assert r8["regret"] == pytest.approx(best8 + 0.1 - r8["star_val_loss"])
+    assert r16["regret"] == pytest.approx(best8 + 0.3 - r16["star_val_loss"])
+    assert r8["regret_rel"] == pytest.approx(r8["regret"] / r8["star_val_loss"])
     assert r8["acc_regret"] == pytest.approx(0.0)
     assert r8["off_log10"] == pytest.approx(abs(-1.45 - math.log10(r8["eta_star"])))
     grid_runs = 3 * len(GRID)
     assert r16["compute_saved"] == pytest.approx(grid_runs * 16 / (grid_runs * 4 + 3 * 16))
     s8, s16 = sp["regret"]
-    assert s8["regret"] == pytest.approx(1.05 - s8["best_val_loss"])
+    assert s8["regret"] == pytest.approx(1.05 - s8["star_val_loss"])
     assert s16["val_loss"] == math.inf and s16["diverged"] == 1 and s16["regret"] == math.inf
     assert sp["rows"][2]["failed"] == 1
     assert sp["trends"]["minimal_path"]["slope"] == pytest.approx(0.0, abs=1e-9)

@@ -1,4 +1,4 @@
-"""muP width multipliers, param groups and the readout (DESIGN 2.5)."""
+"""muP width multipliers, param groups and the readout (docs/design.md §5)."""
 
 import functools
 

@@ -1,6 +1,6 @@
 """``am_mup``: Arithmetic-Mean muP (Zhang et al., arXiv 2510.04327 and 2602.07494).
 
-Rules (DESIGN 2.2 and 2.4):
+Rules (docs/design.md §2 and §4):
 - every conv/linear weight He fan-in, Var[W] = c / fan_in (c = 2); biases zero;
 - classifier Var = 1 / fan_in, or zero (``head_init``);
 - each of the K residual branches has its output variance cut to 1/K**k_exponent through the
