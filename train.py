@@ -326,6 +326,7 @@ def finish(cfg: DictConfig, ctx: Context, net: nn.Module, model: nn.Module, opti
         log.warning("loss is not finite at step %d: diverged (LR %.4g)", step, lr)
     res = {"status": status, "lr": lr, "optimizer": cfg.optim.opt, "model": cfg.model.name,
            "model_kwargs": model_kwargs(cfg), "threads": torch.get_num_threads(),
+           "lr_scales": sorted({g.get("lr_scale", 1.0) for g in optimizer.param_groups}),
            "data": cfg.data.name, "seed": cfg.trainer.seed, "steps": step, "max_steps": total,
            "world_size": ctx.world, "amup": amup_record, "final": final,
            "run_dir": str(ctx.run_dir), "overrides": overrides, **extra,

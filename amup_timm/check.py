@@ -274,7 +274,7 @@ def plot(result: dict, out: Path) -> list[Path]:
                          ylabel=SELECT_HELP[result["select"]])
         axes[1][col].set(xlabel="learning rate", ylabel="held-out loss (star: transferred LR)")
         for row in (0, 1):
-            axes[row][col].set_xscale("log")
+            axes[row][col].set_xscale("log", base=2 if axis == "width" else 10)
             axes[row][col].grid(True, which="both", alpha=0.3)
             _clip(axes[row][col])
         axes[0][col].legend(fontsize=7)
@@ -323,7 +323,7 @@ def log_to_wandb(result: dict, files: list[Path], sweep: Path, logger_cfg: Any) 
     run.finish()
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None, quiet: bool = False) -> dict:
     p = argparse.ArgumentParser(prog="python -m amup_timm.check",
                                 description="the verdict of a transfer check's records")
     p.add_argument("sweep", help="the check's multirun directory")
@@ -340,7 +340,8 @@ def main(argv: list[str] | None = None) -> dict:
                      args.select or cb.get("select", "mean"), args.measure)
     result["command"] = "python train.py -m " + " ".join(cfg.get("overrides", []))
     files = write_verdict(result, Path(args.out) if args.out else sweep / "verdict")
-    print("\n".join(summary(result)) + "\nwrote " + ", ".join(map(str, files)))
+    if not quiet:
+        print("\n".join(summary(result)) + "\nwrote " + ", ".join(map(str, files)))
     return result
 
 

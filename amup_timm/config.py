@@ -113,10 +113,13 @@ def to_config(amup: AmupConfig | dict | None) -> AmupConfig:
 
 def register_configs() -> None:
     """Register ``AmupConfig`` as Hydra's ``amup/amup_schema`` so the amup node is typed, and
-    the ``sum`` resolver the sweeps' LR grids use (``${sum:${optim.grid_center},-0.5}``)."""
+    the resolvers the sweeps' LR grids use: ``${sum:${optim.grid_center},-0.5}`` and
+    ``${pow10:${optim.log10_lr}}``."""
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
     if not OmegaConf.has_resolver("sum"):
         OmegaConf.register_new_resolver("sum", lambda *xs: sum(float(x) for x in xs))
+    if not OmegaConf.has_resolver("pow10"):
+        OmegaConf.register_new_resolver("pow10", lambda x: 10 ** float(x))
     ConfigStore.instance().store(group="amup", name="amup_schema", node=AmupConfig)

@@ -142,8 +142,8 @@ def transfer(res: Resolved, optimizer: str = "sgd", ref_lr: float | None = None)
     cfg = res.config
     ref_lr = cfg.ref_lr if ref_lr is None else ref_lr
     if ref_lr is None:
-        raise ValueError("no reference LR: set amup.ref_lr=<LR tuned on the reference> or "
-                         "amup.ref_run=<run or multirun directory of the reference sweep>")
+        raise ValueError("the reference has no LR: add amup.ref_lr=<best LR of the reference> "
+                         "or amup.ref_run=<its run or multirun directory>")
     ref = res.ref or Reference(res.name, res.kwargs)
     ref_report = res.ref_report or res.report
     scheme = get_scheme(cfg.scheme)

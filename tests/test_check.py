@@ -83,3 +83,25 @@ def test_exponent_from_a_check(check, tmp_path):
     assert res["amup"]["exponent"] == pytest.approx(slope)
     assert res["amup"]["exponent_from"] == str(sweep)
     assert res["lr"] == pytest.approx(0.1 * (res["amup"]["L"] / res["amup"]["L_ref"]) ** slope)
+
+
+@pytest.mark.slow
+def test_width_check_transfers_the_base_lr_under_mup(tmp_path):
+    run_train("-m", "+sweeps=width_check", "model=plain_cnn", "model.kwargs.depth=2",
+              "model.kwargs.width=4", "data.img_size=8", "data.batch_size=32",
+              "trainer.max_steps=6", "check.lr_offset=-0.5,0.5", "trainer.seed=0,1",
+              "scale.width=1,2", f"hydra.sweep.dir={tmp_path}")
+    result = json.loads((tmp_path / "verdict" / "verdict.json").read_text())
+    assert result["axis"] == "width"
+    recs = collect(tmp_path)
+    for g in result["groups"]:
+        rows = {r["value"]: r for r in g["rows"]}
+        assert sorted(rows) == [4, 8]
+        drift = math.log10(rows[8]["eta_star"] / rows[4]["eta_star"])  # one doubling
+        assert g["trends"]["width"]["slope"] == pytest.approx(drift)
+        (t,) = g["regret"]
+        assert t["lr"] == pytest.approx(rows[4]["eta_star"])  # the base LR, unchanged
+        wide = [r for r in recs if r["scheme"] == g["scheme"] and r["width"] == 8]
+        scales = {tuple(results(r["path"])["lr_scales"]) for r in wide}
+        # muP SGD at 2x width: hidden 1, input-like and readout 2; SP: one LR
+        assert scales == ({(1.0, 2.0)} if g["scheme"] == "am_mup" else {(1.0,)})

@@ -1,0 +1,73 @@
+"""Copy finished transfer checks into docs/ and print the summary table of docs/evidence.md.
+
+    python sweeps/publish_evidence.py [multirun/evidence] [--axis depth]
+
+For each multirun/evidence/<model>/<horizon>_<optim>/ with a verdict, the verdict is made again
+from the records (python -m amup_timm.check); verdict.json and .md go to
+docs/data/evidence/<model>_<horizon>_<optim>.*, its plots to docs/img/evidence/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+from pathlib import Path
+
+from amup_timm.check import main as check_main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fmt(x, spec=".3g"):
+    if x is None:
+        return "-"
+    return "diverged" if isinstance(x, float) and math.isinf(x) else format(x, spec)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("root", nargs="?", default=str(ROOT / "multirun" / "evidence"))
+    p.add_argument("--measure", default="minimal_path")
+    args = p.parse_args()
+    data, img = ROOT / "docs" / "data" / "evidence", ROOT / "docs" / "img" / "evidence"
+    data.mkdir(parents=True, exist_ok=True)
+    img.mkdir(parents=True, exist_ok=True)
+    rows = ["| model | horizon | optimizer | scheme | eta* by size | slope (bootstrap 95%) | R^2 "
+            "| verdict | regret at each larger size (relative) | acc at eta* / transferred | "
+            "compute saved | runs (diverged, failed) |", "|" + "---|" * 12]
+    for verdict in sorted(Path(args.root).glob("*/*/verdict/verdict.json")):
+        check = verdict.parent.parent
+        check_main([str(check)], quiet=True)
+        name = f"{check.parent.name}_{check.name}"
+        for suffix in ("json", "md"):
+            shutil.copy(verdict.with_suffix(f".{suffix}"), data / f"{name}.{suffix}")
+        for plot in ("eta", "curves"):
+            shutil.copy(verdict.parent / f"{plot}.png", img / f"{name}_{plot}.png")
+        result = json.loads(verdict.read_text())
+        horizon = check.name.split("_")[0]
+        measure = args.measure if result["axis"] == "depth" else "width"
+        for g in result["groups"]:
+            t = g["trends"].get(measure, {})
+            lo, hi = t.get("bootstrap95") or [None, None]
+            regret = "; ".join(f"{r['value']}: {fmt(r['regret'], '+.3f')} "
+                               f"({fmt(r['regret_rel'], '+.0%')})" for r in g["regret"])
+            acc = "; ".join(f"{fmt(r['star_val_acc'], '.3f')} / {fmt(r['val_acc'], '.3f')}"
+                            for r in g["regret"])
+            saved = "; ".join(f"{fmt(r['compute_saved'], '.1f')}x" for r in g["regret"])
+            runs = sum(r["runs"] for r in g["rows"]) + sum(r["seeds"] for r in g["regret"])
+            bad = (sum(r["diverged"] for r in g["rows"]) + sum(r["diverged"] for r in g["regret"]),
+                   sum(r["failed"] for r in g["rows"]))
+            etas = ", ".join(f"{r['value']}: {fmt(r['eta_star'])}{'*' if r['at_edge'] else ''}"
+                             for r in g["rows"])
+            rows.append(
+                f"| {check.parent.name} | {horizon} | {g['optimizer']} | {g['scheme']} | {etas} "
+                f"| {fmt(t.get('slope'), '+.2f')} ({fmt(lo, '+.2f')}, {fmt(hi, '+.2f')}) | "
+                f"{fmt(t.get('r2'), '.2f')} | {g['call'].split(':')[0]} | {regret} | {acc} | "
+                f"{saved} | {runs} ({bad[0]}, {bad[1]}) |")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
