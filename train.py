@@ -109,11 +109,15 @@ def init_wandb(cfg: DictConfig, run_dir: Path, multirun: bool):
 
     group = cfg.logger.get("group") or (Path(HydraConfig.get().sweep.dir).name
                                         if multirun else None)
+    stats = cfg.logger.get("system_stats", "auto")
+    if stats == "auto":  # W&B's sampler is a process of its own: on a small CPU it competes
+        stats = torch.cuda.is_available()
     return wandb.init(project=cfg.logger.project, entity=cfg.logger.get("entity"), group=group,
                       tags=list(cfg.logger.get("tags") or []), mode=cfg.logger.mode,
                       dir=str(run_dir), id=id_file.read_text().strip(), resume="allow",
                       name=f"{cfg.model.name}-{run_dir.name}",
-                      config=OmegaConf.to_container(cfg, resolve=True))
+                      config=OmegaConf.to_container(cfg, resolve=True),
+                      settings=wandb.Settings(x_disable_stats=not stats))
 
 
 @torch.no_grad()

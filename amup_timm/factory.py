@@ -55,7 +55,8 @@ def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs
     ``amup.ref_run`` and ``amup.exponent_from`` are read first (amup_timm.refrun). The scheme
     initializes the model (am_mup: residual-aware He fan-in init); the reference is resolved
     and measured once; with a reference of another width, muP multipliers come from a width
-    twin built on meta and the classifier becomes muP's readout. ``model.amup`` keeps all of it for ``transfer_lr``.
+    twin built on meta and the classifier becomes muP's readout. ``model.amup`` keeps all of
+    it for ``transfer_lr``.
     """
     cfg, source = apply_ref_run(apply_exponent_from(to_config(amup)))
     check_model_name(name)

@@ -1,12 +1,16 @@
 """train.py's step time against a bare PyTorch loop on the same model, batch and optimizer.
 
     python benchmarks/overhead.py                       # CPU: resnet18 at 32 px
+    python benchmarks/overhead.py --default-job         # python train.py's own model and data
     python benchmarks/overhead.py --device cuda --model resnet50 --img 224 --batch 128 \
         --precision bf16 --channels-last [--compile]    # GPU
 
 A = train.py (W&B offline logging, progress bar and checkpoints on), B = a bare loop written
-here with the data already on the device. Both time their steady state after a warm-up
-(train.py reports it in results.json "timing"); the runs alternate A, B, A, B, ...
+here with random data already on the device. ``--default-job`` times the default job's model,
+data and batch (resnet18 on 16 px digits, batch 128, SGD momentum 0.9 and weight decay, cosine
+schedule) against the same model, batch and optimizer on random tensors. Both time their
+steady state after a warm-up (train.py reports it in results.json "timing"); the runs
+alternate A, B, A, B, ...
 """
 
 from __future__ import annotations
@@ -32,18 +36,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def bare_loop(args: argparse.Namespace) -> float:
     """Seconds per step of a plain loop: create_model, SGD groups, data on the device."""
     import amup_timm
-    from amup_timm.width import apply_lr_scale
 
     device = torch.device(args.device)
     torch.manual_seed(0)
-    model = amup_timm.create_model(args.model, num_classes=10).to(device)
+    chans = 1 if args.default_job else 3
+    model = amup_timm.create_model(args.model, num_classes=10, in_chans=chans).to(device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    groups = amup_timm.param_groups(model, "sgd", 0.0)
-    opt = torch.optim.SGD(groups, lr=0.01, momentum=0.9)
-    apply_lr_scale(opt, 0.01)
+    opt = amup_timm.create_optimizer(model, "momentum", lr=0.01, momentum=0.9,
+                                     weight_decay=5e-4 if args.default_job else 0.0)
     net = torch.compile(model) if args.compile else model
-    xs = torch.randn(8, args.batch, 3, args.img, args.img, device=device)
+    xs = torch.randn(8, args.batch, chans, args.img, args.img, device=device)
     ys = torch.randint(0, 10, (8, args.batch), device=device)
     if args.channels_last:
         xs = xs.contiguous(memory_format=torch.channels_last)
@@ -73,6 +76,11 @@ def bare_loop(args: argparse.Namespace) -> float:
 def train_py(args: argparse.Namespace) -> float:
     """Seconds per step of train.py's steady state (its results.json "timing")."""
     with tempfile.TemporaryDirectory() as d:
+        if args.default_job:  # python train.py as it is, timed over its first steps
+            cmd = [sys.executable, str(ROOT / "train.py"),
+                   f"trainer.max_steps={args.warmup + args.steps}",
+                   f"trainer.log_every={args.warmup}", f"hydra.run.dir={d}"]
+            return _timed(cmd, d)
         cmd = [sys.executable, str(ROOT / "train.py"), f"model.name={args.model}",
                "model.kwargs={}", "data=synthetic", f"data.img_size={args.img}",
                f"data.batch_size={args.batch}", "optim=sgd", "optim.lr=0.01",
@@ -82,9 +90,13 @@ def train_py(args: argparse.Namespace) -> float:
                f"trainer.channels_last={str(args.channels_last).lower()}",
                f"trainer.compile={str(args.compile).lower()}", "logger=wandb",
                f"hydra.run.dir={d}"]
-        env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", HF_HUB_OFFLINE="1")
-        subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
-        return json.loads((Path(d) / "results.json").read_text())["timing"]["step_s"]
+        return _timed(cmd, d)
+
+
+def _timed(cmd: list[str], run_dir: str) -> float:
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", HF_HUB_OFFLINE="1")
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
+    return json.loads((Path(run_dir) / "results.json").read_text())["timing"]["step_s"]
 
 
 def main() -> None:
@@ -100,7 +112,11 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--bare", action="store_true", help="run one bare loop and print its time")
+    p.add_argument("--default-job", action="store_true",
+                   help="python train.py's defaults: resnet18, 16 px digits, batch 128")
     args = p.parse_args()
+    if args.default_job:
+        args.model, args.img, args.batch = "resnet18", 16, 128
     if args.bare:
         print(json.dumps({"step_s": bare_loop(args)}))
         return
