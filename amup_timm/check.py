@@ -108,7 +108,7 @@ def references(records: list[dict], axis: str, select: str) -> dict[str, dict[st
 
 
 def run_check(sweep: Path, overrides: list[str], axis: str, select: str, step: float,
-              points: int) -> None:
+              points: int, transfer_overrides: tuple[str, ...] = ()) -> None:
     """The refine and transfer stages of a finished grid in ``sweep``."""
     for (scheme, value), grid in refine_grids(collect(sweep), axis, select, step, points).items():
         if grid:
@@ -121,23 +121,26 @@ def run_check(sweep: Path, overrides: list[str], axis: str, select: str, step: f
                 f"scale.{axis}=" + ",".join(map(str, ref["targets"])), f"amup.scheme={scheme}",
                 "check.stage=transfer", "check.lr_offset=0", f"amup.ref_lr={ref['lr']!r}",
                 f"amup.ref_model={ref['model']}",
-                f"++amup.ref_kwargs={hydra_value(ref['kwargs'])}"])
+                f"++amup.ref_kwargs={hydra_value(ref['kwargs'])}", *transfer_overrides])
 
 
 class CheckOnMultirunEnd(Callback):
     """Hydra callback of ``+sweeps=transfer_check``: refine, transfer, verdict."""
 
     def __init__(self, axis: str = "depth", select: str = "mean", measure: str = "minimal_path",
-                 refine_step: float = 0.25, refine_points: int = 1):
+                 refine_step: float = 0.25, refine_points: int = 1,
+                 transfer_overrides: tuple[str, ...] = ()):
         self.axis, self.select, self.measure = axis, select, measure
         self.step, self.points = refine_step, refine_points
+        self.transfer_overrides = tuple(transfer_overrides)  # e.g. the law the grid turned off
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if config.check.stage != "grid":  # the callback's own refine and transfer multiruns
             return
         sweep = Path(config.hydra.sweep.dir)
         overrides = list(config.hydra.overrides.task)
-        run_check(sweep, overrides, self.axis, self.select, self.step, self.points)
+        run_check(sweep, overrides, self.axis, self.select, self.step, self.points,
+                  self.transfer_overrides)
         result = verdict(collect(sweep), self.axis, self.select, self.measure)
         result["command"] = "python train.py -m " + " ".join(overrides)
         files = write_verdict(result, sweep / "verdict")

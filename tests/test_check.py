@@ -105,3 +105,23 @@ def test_width_check_transfers_the_base_lr_under_mup(tmp_path):
         scales = {tuple(results(r["path"])["lr_scales"]) for r in wide}
         # muP SGD at 2x width: hidden 1, input-like and readout 2; SP: one LR
         assert scales == ({(1.0, 2.0)} if g["scheme"] == "am_mup" else {(1.0,)})
+
+
+@pytest.mark.slow
+def test_combined_check_applies_the_law_and_mup_together(tmp_path):
+    run_train("-m", "+sweeps=combined_check", "model=plain_cnn", "model.kwargs.depth=2",
+              "model.kwargs.width=4", "data.img_size=8", "data.batch_size=32",
+              "trainer.max_steps=6", "check.lr_offset=-0.5,0.5", "trainer.seed=0",
+              "scale.depth=1,2", f"hydra.sweep.dir={tmp_path}")
+    result = json.loads((tmp_path / "verdict" / "verdict.json").read_text())
+    am = next(g for g in result["groups"] if g["scheme"] == "am_mup")
+    small, big = am["rows"]
+    assert (small["value"], big["value"]) == (2, 4) and big["kwargs"]["width"] == 8
+    (t,) = am["regret"]
+    law = (big["L"]["minimal_path"] / small["L"]["minimal_path"]) ** -1.5
+    assert t["lr"] == pytest.approx(small["eta_star"] * law)  # the law on top of muP
+    for r in collect(tmp_path):
+        if r["scheme"] == "am_mup" and r["depth"] == 4:
+            res = results(r["path"])
+            assert res["lr_scales"] == [1.0, 2.0]  # muP at 2x width
+            assert (res["amup"]["exponent"] == -1.5) == (r["stage"] == "transfer")
