@@ -5,7 +5,7 @@
 
 The sweep runs a size x LR x seed grid under AM-muP and the standard baseline (a fixed coarse
 grid of half decades). When it ends, ``CheckOnMultirunEnd`` runs, as multiruns into DIR:
-``refine/`` (a finer grid around each coarse optimum), ``transfer/`` (every larger size at the
+``refine/`` (an eighth-decade grid around each coarse optimum), ``transfer/`` (every larger size at the
 LR transferred from the smallest size's eta* by the product's own rule: ``amup.ref_lr``,
 ``amup.ref_model``, ``amup.ref_kwargs``), then writes ``DIR/verdict/`` (verdict.json, .md,
 eta.png, curves.png) and prints the verdict (amup_timm/verdict.py). Started again in the same
@@ -49,7 +49,9 @@ def hydra_value(value: Any) -> str:
 
 
 def multirun(out: Path, overrides: list[str], extra: list[str]) -> bool:
-    """``train.py -m`` with the check's own overrides plus ``extra`` into ``out``."""
+    """``train.py -m`` with the check's own overrides plus ``extra`` into ``out``; each job's
+    directory is named by its LR or size and seed, so that a longer list of jobs later finds
+    the finished ones where it looks for them."""
     keys = tuple(o.split("=", 1)[0] + "=" for o in extra) + ("hydra.sweep.dir=",)
     cmd = [sys.executable, str(TRAIN), "-m", *[o for o in overrides if not o.startswith(keys)],
            *extra, f"hydra.sweep.dir={out}"]
@@ -114,21 +116,23 @@ def run_check(sweep: Path, overrides: list[str], axis: str, select: str, step: f
         if grid:
             multirun(sweep / "refine" / f"{scheme}_{axis}{value}", overrides, [
                 f"scale.{axis}={value}", f"amup.scheme={scheme}", "check.stage=refine",
-                "check.lr_offset=0", "optim.log10_lr=" + ",".join(map(str, grid))])
+                "check.lr_offset=0", "optim.log10_lr=" + ",".join(map(str, grid)),
+                "hydra.sweep.subdir=lr${optim.log10_lr}_seed${trainer.seed}"])
     for scheme, ref in references(collect(sweep), axis, select).items():
         if ref["targets"]:
             multirun(sweep / "transfer" / scheme, overrides, [
                 f"scale.{axis}=" + ",".join(map(str, ref["targets"])), f"amup.scheme={scheme}",
                 "check.stage=transfer", "check.lr_offset=0", f"amup.ref_lr={ref['lr']!r}",
                 f"amup.ref_model={ref['model']}",
-                f"++amup.ref_kwargs={hydra_value(ref['kwargs'])}", *transfer_overrides])
+                f"++amup.ref_kwargs={hydra_value(ref['kwargs'])}", *transfer_overrides,
+                f"hydra.sweep.subdir={axis}${{scale.{axis}}}_seed${{trainer.seed}}"])
 
 
 class CheckOnMultirunEnd(Callback):
     """Hydra callback of ``+sweeps=transfer_check``: refine, transfer, verdict."""
 
     def __init__(self, axis: str = "depth", select: str = "mean", measure: str = "minimal_path",
-                 refine_step: float = 0.25, refine_points: int = 1,
+                 refine_step: float = 0.125, refine_points: int = 2,
                  transfer_overrides: tuple[str, ...] = ()):
         self.axis, self.select, self.measure = axis, select, measure
         self.step, self.points = refine_step, refine_points
@@ -174,7 +178,8 @@ def summary(result: dict) -> list[str]:
             if t["slope"] is not None:
                 lines.append(f"  {m:13s} {'slope' if axis == 'depth' else 'drift'} "
                              f"{t['slope']:+.3f}  t95 {_interval(t['ci95'])}  bootstrap95 "
-                             f"{_interval(t['bootstrap95'])}  R^2 {_f(t['r2'], '.3f')}")
+                             f"{_interval(t['bootstrap95'])}  grid {_interval(t['resolution'])}"
+                             f"  R^2 {_f(t['r2'], '.3f')}")
         for t in g["regret"]:
             lines.append(f"  zero-shot at {axis} {t['value']}: LR {_f(t['lr'], '.3g')} "
                          f"(eta* {_f(t['eta_star'], '.3g')}), held-out loss "
@@ -204,10 +209,12 @@ def markdown(result: dict) -> str:
                 f"{_f(r['star_val_loss'])} ({_f(r['star_val_acc'], '.3f')}) | {r['runs']} | "
                 f"{r['diverged']} | {r['failed']} |")
         lines += ["", f"| measure | {'slope' if axis == 'depth' else 'drift/doubling'} | "
-                  "t 95% | seed bootstrap 95% | R^2 |", "|---|---|---|---|---|"]
+                  "t 95% | seed bootstrap 95% | grid resolution | R^2 |",
+                  "|---|---|---|---|---|---|"]
         for m, t in g["trends"].items():
             lines.append(f"| {m} | {_f(t['slope'], '+.3f')} | {_interval(t['ci95'])} | "
-                         f"{_interval(t['bootstrap95'])} | {_f(t['r2'], '.3f')} |")
+                         f"{_interval(t['bootstrap95'])} | {_interval(t['resolution'])} | "
+                         f"{_f(t['r2'], '.3f')} |")
         if g["regret"]:
             lines += ["", f"| target {axis} | transferred LR | eta* | held-out loss (acc) | "
                       "at eta* (acc) | regret | relative | acc regret | compute saved |",

@@ -5,8 +5,10 @@ Per (optimizer, scheme), from a check directory's records:
 - eta* per axis value over the fixed grid (coarse and refined runs; seeds averaged first, a
   diverged seed makes its cell +inf), with a flag when it sits at the grid's edge;
 - the trend of eta*: for depth, the slope of log eta* on log L per depth measure; for width,
-  the drift of log10 eta* per doubling of width; each with a least-squares t-interval and a
-  seed-bootstrap interval (seeds resampled, argmin redone, refit);
+  the drift of log10 eta* per doubling of width; each with a least-squares t-interval, a
+  seed-bootstrap interval (seeds resampled, argmin redone, refit) and the grid-resolution
+  range (every eta* anywhere within half a grid gap); the verdict uses the union of the last
+  two;
 - the zero-shot regret at every larger value: held-out loss and accuracy of the runs at the
   transferred LR against those at the size's own eta*, over the same seeds;
 - the compute saved: a sweep at the target against the reference sweep plus the target run.
@@ -82,6 +84,30 @@ def bootstrap_interval(by_value: dict[Any, dict[float, dict[int, float]]], xs: d
     return [slopes[int(0.025 * n)], slopes[min(n - 1, int(0.975 * n))]]
 
 
+def grid_resolution(lrs: list[float], eta: float | None) -> float | None:
+    """Half the log10 gap from eta* to its nearest grid neighbour: how well the grid knows it."""
+    if eta is None or len(lrs) < 2:
+        return None
+    i = lrs.index(eta)
+    gaps = [math.log10(lrs[j] / eta) for j in (i - 1, i + 1) if 0 <= j < len(lrs)]
+    return min(abs(g) for g in gaps) / 2
+
+
+def resolution_interval(xs: list[float], halves: list[float | None], fitted: dict,
+                        axis: str) -> list[float | None]:
+    """The trend's range when every eta* moves anywhere within its grid resolution: the
+    least-squares slope is linear in log eta*, so the extremes move each by +-half a gap."""
+    if fitted["slope"] is None or None in halves or len(xs) < 2:
+        return [None, None]
+    lx = [math.log(x) for x in xs]
+    mean = sum(lx) / len(lx)
+    sxx = sum((v - mean) ** 2 for v in lx)
+    spread = sum(abs(v - mean) / sxx * h * math.log(10) for v, h in zip(lx, halves))
+    if axis == "width":
+        spread *= math.log(2) / math.log(10)
+    return [fitted["slope"] - spread, fitted["slope"] + spread]
+
+
 def held_out(records: list[dict]) -> dict[str, Any]:
     """Seed-mean held-out loss and accuracy of some runs (+inf loss if any diverged)."""
     done = [r for r in records if r["status"] in ("finished", "diverged")]
@@ -100,8 +126,8 @@ def axis_value(rec: dict, axis: str) -> Any:
 def verdict_group(records: list[dict], axis: str, select: str, measure: str,
                   exponent: float) -> dict[str, Any]:
     """The verdict for one (optimizer, scheme): rows per axis value, trend, regret, cost."""
-    grid = [r for r in records if r["stage"] != "transfer"]
-    moved = [r for r in records if r["stage"] == "transfer"]
+    grid = _once([r for r in records if r["stage"] != "transfer"], axis)
+    moved = _once([r for r in records if r["stage"] == "transfer"], axis)
     by_value: dict[Any, list[dict]] = defaultdict(list)
     for r in grid:
         by_value[axis_value(r, axis)].append(r)
@@ -122,6 +148,7 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
         rows.append({
             "value": value, "model": recs[0]["model"], "kwargs": recs[0]["kwargs"],
             "L": depths, "eta_star": eta, "at_edge": eta is not None and eta in (lrs[0], lrs[-1]),
+            "resolution": grid_resolution(lrs, eta),
             "star_val_loss": best["val_loss"] if best else None,
             "star_val_acc": best["val_acc"] if best else None, "curve": curve,
             "runs": len(recs), "diverged": sum(r["status"] == "diverged" for r in recs),
@@ -136,7 +163,9 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
             continue
         xs = {r["value"]: float(r["L"][m] if axis == "depth" else r["value"]) for r in ok}
         t = trend([xs[r["value"]] for r in ok], [r["eta_star"] for r in ok], axis)
-        trends[m] = {**t, "bootstrap95": bootstrap_interval(cells_by, xs, axis)}
+        trends[m] = {**t, "bootstrap95": bootstrap_interval(cells_by, xs, axis),
+                     "resolution": resolution_interval(
+                         [xs[r["value"]] for r in ok], [r["resolution"] for r in ok], t, axis)}
     regret = []
     base = rows[0] if rows else None
     for row in rows[1:]:
@@ -170,9 +199,9 @@ def call(t: dict, exponent: float, axis: str, rows: list[dict]) -> str:
     """One line: does the predicted trend hold, does another fit, or none."""
     if t.get("slope") is None:
         return "no trend: fewer than two sizes have an optimum"
-    lo, hi = t.get("bootstrap95") or [None, None]
-    if lo is None:
-        lo, hi = t["ci95"]
+    # the seeds' spread (bootstrap) and the grid's resolution, whichever is wider at each end
+    ends = [iv for iv in (t.get("bootstrap95"), t.get("resolution")) if iv and iv[0] is not None]
+    lo, hi = (min(iv[0] for iv in ends), max(iv[1] for iv in ends)) if ends else t["ci95"]
     edge = " (an optimum sits at the grid's edge: the grid may not contain it)" \
         if any(r["at_edge"] for r in rows) else ""
     name = "slope" if axis == "depth" else "drift per doubling"
@@ -201,6 +230,16 @@ def verdict(records: list[dict], axis: str = "depth", select: str = "mean",
         out.append({"optimizer": opt, "scheme": scheme,
                     **verdict_group(recs, axis, select, measure, predicted)})
     return {"axis": axis, "select": select, "measure": measure, "groups": out}
+
+
+def _once(records: list[dict], axis: str) -> list[dict]:
+    """One record per (size, LR, seed): a job run twice (a rerun of the same point in
+    another directory) counts once; a finished run wins over a failed one."""
+    seen: dict[tuple, dict] = {}
+    for r in sorted(records, key=lambda r: (r["status"] == "failed", r.get("path", ""))):
+        seen.setdefault((axis_value(r, axis), r["lr"] and round(math.log10(r["lr"]), 6),
+                         r["seed"]), r)
+    return list(seen.values())
 
 
 def _predicted(records: list[dict]) -> float:

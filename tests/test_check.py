@@ -33,7 +33,7 @@ def test_check_refines_transfers_and_judges(check):
     recs = collect(sweep)
     for g in result["groups"]:
         rows = {r["value"]: r for r in g["rows"]}
-        assert sorted(rows) == [4, 8] and all(r["runs"] == 10 for r in rows.values())
+        assert sorted(rows) == [4, 8] and all(r["runs"] == 14 for r in rows.values())
         eta4 = rows[4]["eta_star"]
         (t,) = g["regret"]
         law = -1.5 if g["scheme"] == "am_mup" else 0.0
@@ -42,14 +42,15 @@ def test_check_refines_transfers_and_judges(check):
             t["val_loss"] - t["star_val_loss"])
         moved = [r for r in recs if r["stage"] == "transfer" and r["scheme"] == g["scheme"]]
         assert {round(r["lr"], 12) for r in moved} == {round(t["lr"], 12)}
-        # refined to a quarter decade around each coarse optimum
+        # refined to an eighth of a decade around each coarse optimum
         for depth, row in rows.items():
-            coarse = [r for r in recs if r["stage"] == "grid" and r["depth"] == depth
-                      and r["scheme"] == g["scheme"]]
+            coarse = {round(math.log10(r["lr"]), 4) for r in recs if r["stage"] == "grid"
+                      and r["depth"] == depth and r["scheme"] == g["scheme"]}
             fine = {round(math.log10(r["lr"]), 4) for r in recs if r["stage"] == "refine"
                     and r["depth"] == depth and r["scheme"] == g["scheme"]}
-            assert fine and all(min(abs(f - math.log10(c["lr"])) for c in coarse) == 0.25
-                                for f in fine)
+            center = next(c for c in coarse if {round(c + k / 8, 4) for k in (-2, -1, 1, 2)}
+                          == fine)
+            assert center in coarse and row["resolution"] == pytest.approx(1 / 16)
     run = results(next((sweep / "transfer" / "am_mup").glob("[0-9]*")))
     assert run["amup"]["ref_lr"] == pytest.approx(result["groups"][0]["rows"][0]["eta_star"])
     assert run["amup"]["ref_kwargs"]["layers"] == [1, 1, 1, 1]

@@ -71,7 +71,8 @@ def test_regret_compute_saved_and_divergence():
     recs += [rec(16, -1.9, s, 9.0, "transfer", val_loss=best8 + 0.3) for s in range(3)]
     recs += [rec(8, -1, s, 9.0, "transfer", scheme="standard", val_loss=1.05) for s in range(3)]
     recs += [rec(16, -1, 0, math.nan, "transfer", scheme="standard", status="diverged")]
-    recs += [rec(16, -1, 1, None, scheme="standard", status="failed")]
+    recs += [rec(16, -3.5, 1, None, scheme="standard", status="failed")]
+    recs += [{**rec(16, -1, 1, 9.0, scheme="standard"), "path": "rerun"}]  # found twice: once
     result = verdict(recs, "depth", "mean")
     am, sp = result["groups"]
     assert (am["scheme"], sp["scheme"]) == ("am_mup", "standard")
@@ -87,7 +88,7 @@ def test_regret_compute_saved_and_divergence():
     s8, s16 = sp["regret"]
     assert s8["regret"] == pytest.approx(1.05 - s8["star_val_loss"])
     assert s16["val_loss"] == math.inf and s16["diverged"] == 1 and s16["regret"] == math.inf
-    assert sp["rows"][2]["failed"] == 1
+    assert sp["rows"][2]["failed"] == 1 and sp["rows"][2]["runs"] == 3 * len(GRID) + 1
     assert sp["trends"]["minimal_path"]["slope"] == pytest.approx(0.0, abs=1e-9)
     assert am["exponent"] == -1.5 and sp["exponent"] == 0.0
 
@@ -101,3 +102,19 @@ def test_width_drift_is_decades_per_doubling():
     (g,) = verdict(recs, "width", "mean")["groups"]
     assert g["trends"]["width"]["slope"] == pytest.approx(-0.25, abs=0.02)
     assert g["exponent"] == 0.0
+
+
+def test_grid_resolution_interval_is_the_extreme_of_every_corner():
+    import itertools
+
+    from amup_timm.verdict import grid_resolution, resolution_interval
+
+    lrs = [10 ** x for x in (-2, -1.5, -1.25, -1.125, -1, -0.875, -0.75, -0.5)]
+    assert grid_resolution(lrs, 10 ** -1) == pytest.approx(1 / 16)
+    assert grid_resolution(lrs, 10 ** -2) == pytest.approx(1 / 4)  # at the edge: one side
+    xs, etas, halves = [10, 14, 22], [0.3, 0.2, 0.1], [1 / 16, 1 / 16, 1 / 8]
+    fitted = fit_slope(xs, etas)
+    lo, hi = resolution_interval(xs, halves, fitted, "depth")
+    corners = [fit_slope(xs, [e * 10 ** (s * h) for e, s, h in zip(etas, signs, halves)])["slope"]
+               for signs in itertools.product((-1, 1), repeat=3)]
+    assert (lo, hi) == (pytest.approx(min(corners)), pytest.approx(max(corners)))
