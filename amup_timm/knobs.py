@@ -32,18 +32,26 @@ def _constructor_args(name: str, kwargs: dict[str, Any]) -> set[str]:
     return set(inspect.signature(type(build_meta(name, **kwargs)).__init__).parameters)
 
 
-def depth_knob(name: str, kwargs: dict[str, Any]) -> str:
-    """The kwarg that sets ``name``'s depth; a clear error when it is not set or not there."""
-    for key in DEPTH_KWARGS:
+def _knob(name: str, kwargs: dict[str, Any], keys: tuple[str, ...], what: str,
+          example: str) -> str | None:
+    """The first of ``keys`` set in ``kwargs``; an error naming the one to set when the
+    constructor takes one of them but the config does not give it; None when it takes none."""
+    for key in keys:
         if key in kwargs:
             return key
-    args = _constructor_args(name, kwargs)
-    have = [k for k in DEPTH_KWARGS if k in args]
+    have = [k for k in keys if k in _constructor_args(name, kwargs)]
     if have:
-        example = "4" if have[0] in DEPTH_INT else "[1,1,1,1]"
-        raise KnobError(f"{name}: set its depth knob in the model config, e.g. "
-                        f"model.kwargs.{have[0]}={example} (the base depth that scale.depth "
-                        "multiplies)")
+        raise KnobError(f"{name}: set its {what} knob in the model config, e.g. "
+                        f"model.kwargs.{have[0]}={'[1,1,1,1]' if have[0] in DEPTH_STAGES else example}"
+                        f" (the base {what} that scale.{what} multiplies)")
+    return None
+
+
+def depth_knob(name: str, kwargs: dict[str, Any]) -> str:
+    """The kwarg that sets ``name``'s depth; a clear error when it is not set or not there."""
+    key = _knob(name, kwargs, DEPTH_KWARGS, "depth", "4")
+    if key is not None:
+        return key
     named = NAMED_DEPTH.match(name)
     hint = (f"; it names its depth, so sweep model.name over {named.group(1)}<N>{named.group(3)}"
             if named else "; name each depth with model.name or model.kwargs")
@@ -64,14 +72,9 @@ def scale_depth(name: str, kwargs: dict[str, Any], factor: float) -> dict[str, A
 
 def width_knob(name: str, kwargs: dict[str, Any]) -> str:
     """The kwarg that sets ``name``'s width; a clear error when it is not set or not there."""
-    for key in WIDTH_KWARGS:
-        if key in kwargs:
-            return key
-    args = _constructor_args(name, kwargs)
-    have = [k for k in WIDTH_KWARGS if k in args]
-    if have:
-        raise KnobError(f"{name}: set its width knob in the model config, e.g. "
-                        f"model.kwargs.{have[0]}=... (the base width that scale.width multiplies)")
+    key = _knob(name, kwargs, WIDTH_KWARGS, "width", "...")
+    if key is not None:
+        return key
     raise KnobError(f"{name} has no width kwarg ({', '.join(WIDTH_KWARGS)}) that scale.width "
                     "could multiply; register a variant with one (amup_timm/models.py)")
 
