@@ -41,9 +41,10 @@ def _knob(name: str, kwargs: dict[str, Any], keys: tuple[str, ...], what: str,
             return key
     have = [k for k in keys if k in _constructor_args(name, kwargs)]
     if have:
+        value = "[1,1,1,1]" if have[0] in DEPTH_STAGES else example
         raise KnobError(f"{name}: set its {what} knob in the model config, e.g. "
-                        f"model.kwargs.{have[0]}={'[1,1,1,1]' if have[0] in DEPTH_STAGES else example}"
-                        f" (the base {what} that scale.{what} multiplies)")
+                        f"++model.kwargs.{have[0]}={value} (the base {what} that scale.{what} "
+                        "multiplies)")
     return None
 
 

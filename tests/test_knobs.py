@@ -40,9 +40,9 @@ def test_width_knobs_keep_the_head_dim():
 
 
 def test_knob_errors_say_what_to_set():
-    with pytest.raises(KnobError, match=r"model.kwargs.layers=\[1,1,1,1\]"):
+    with pytest.raises(KnobError, match=r"\+\+model.kwargs.layers=\[1,1,1,1\]"):
         scale_depth("resnet18", {}, 2)
-    with pytest.raises(KnobError, match="model.kwargs.depth=4"):
+    with pytest.raises(KnobError, match=r"\+\+model.kwargs.depth=4"):
         scale_depth("vit_tiny_patch16_224", {}, 2)
     with pytest.raises(KnobError, match="sweep model.name over vgg<N>"):
         scale_depth("vgg11", {}, 2)
