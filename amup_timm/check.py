@@ -270,7 +270,8 @@ def plot(result: dict, out: Path) -> list[Path]:
         cmap = plt.get_cmap("viridis")
         for i, r in enumerate(g["rows"]):
             color = cmap(i / max(1, len(g["rows"]) - 1))
-            for row, key in ((0, "select_loss"), (1, "val_loss")):
+            top = "train_loss" if result["select"] == "val" else "select_loss"
+            for row, key in ((0, top), (1, "val_loss")):
                 pts = [(c["lr"], c[key]) for c in r["curve"]
                        if c[key] is not None and math.isfinite(c[key])]
                 if pts:
@@ -280,8 +281,8 @@ def plot(result: dict, out: Path) -> list[Path]:
             if hit and hit["val_loss"] is not None and math.isfinite(hit["val_loss"]):
                 axes[1][col].plot([hit["lr"]], [hit["val_loss"]], "*", ms=13, color=color,
                                   markeredgecolor="k")
-        axes[0][col].set(title=f"{g['optimizer']} / {g['scheme']}",
-                         ylabel=SELECT_HELP[result["select"]])
+        axes[0][col].set(title=f"{g['optimizer']} / {g['scheme']}", ylabel=SELECT_HELP[
+            "final" if result["select"] == "val" else result["select"]])
         axes[1][col].set(xlabel="learning rate", ylabel="held-out loss (star: transferred LR)")
         for row in (0, 1):
             axes[row][col].set_xscale("log", base=2 if axis == "width" else 10)

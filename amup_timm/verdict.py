@@ -140,9 +140,10 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
         by_lr = defaultdict(list)
         for r in recs:
             by_lr[float(r["lr"])].append(r)
-        curve = [{"lr": lr, **held_out(rs), "select_loss": _mean(
-            [loss_of(r, select) for r in rs if r["status"] != "failed"])}
-            for lr, rs in sorted(by_lr.items())]
+        curve = [{"lr": lr, **held_out(rs),
+                  **{f"{k}_loss": _mean([loss_of(r, v) for r in rs if r["status"] != "failed"])
+                     for k, v in (("select", select), ("train", "final"))}}
+                 for lr, rs in sorted(by_lr.items())]
         best = next((c for c in curve if c["lr"] == eta), None)  # the grid's best: eta*
         depths = next((r["depths"] for r in recs if r["depths"]), {})
         rows.append({

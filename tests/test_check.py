@@ -51,7 +51,7 @@ def test_check_refines_transfers_and_judges(check):
             center = next(c for c in coarse if {round(c + k / 8, 4) for k in (-2, -1, 1, 2)}
                           == fine)
             assert center in coarse and row["resolution"] == pytest.approx(1 / 16)
-    run = results(next((sweep / "transfer" / "am_mup").glob("[0-9]*")))
+    run = results(sweep / "transfer" / "am_mup" / "depth2_seed0")
     assert run["amup"]["ref_lr"] == pytest.approx(result["groups"][0]["rows"][0]["eta_star"])
     assert run["amup"]["ref_kwargs"]["layers"] == [1, 1, 1, 1]
     for name in ("eta.png", "curves.png"):
