@@ -1,4 +1,4 @@
-"""Shared helpers: run train.py in a subprocess, read a W&B offline transaction log."""
+"""Shared helpers: run train.py in a subprocess, read a W&B offline run with wandb's reader."""
 
 from __future__ import annotations
 
@@ -38,24 +38,9 @@ def results(run_dir: Path) -> dict:
     return json.loads((Path(run_dir) / "results.json").read_text())
 
 
-def wandb_records(path: Path):
-    """Records of a .wandb file: W&B's block log framing around its own protobuf Records."""
-    from wandb.proto import wandb_internal_pb2
-
-    data = Path(path).read_bytes()
-    assert data[:4] == b":W&B", "not a W&B transaction log"
-    pos, block, buf = 7, 32768, b""
-    while pos + 7 <= len(data):
-        left = block - pos % block
-        if left < 7:
-            pos += left
-            continue
-        length = int.from_bytes(data[pos + 4:pos + 6], "little")
-        kind = data[pos + 6]
-        if kind == 0:
-            break
-        buf += data[pos + 7:pos + 7 + length]
-        pos += 7 + length
-        if kind in (1, 4):  # a full record, or the last piece of one
-            yield wandb_internal_pb2.Record.FromString(buf)
-            buf = b""
+def wandb_records(path: Path) -> list[dict]:
+    """The records of an offline run's .wandb log, read by wandb's own reader
+    (``wandb leet inspect --json``: one JSON object a record)."""
+    proc = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", str(path), "--json"],
+                          env=env(), capture_output=True, text=True, timeout=120, check=True)
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]

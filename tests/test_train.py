@@ -114,15 +114,13 @@ def test_wandb_offline_run_holds_logged_keys(tmp_path):
     (log,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
     history, summary, config = set(), {}, set()
     for rec in wandb_records(log):
-        kind = rec.WhichOneof("record_type")
+        kind = rec["type"]
         if kind == "history":
-            history |= {i.key or "/".join(i.nested_key) for i in rec.history.item}
+            history |= set(rec["history"]["item"])
         elif kind == "summary":
-            summary.update({i.key or "/".join(i.nested_key): json.loads(i.value_json)
-                            for i in rec.summary.update})
+            summary.update(rec["summary"].get("update") or {})
         elif kind in ("config", "run"):
-            update = rec.config.update if kind == "config" else rec.run.config.update
-            config |= {i.key for i in update}
+            config |= set((rec[kind] if kind == "config" else rec["run"]["config"])["update"])
     assert {"train/loss", "train/images_per_s", "lr/group0"} <= history
     assert {"model", "data", "optim", "amup", "trainer"} <= config
     assert summary["status"] == "finished"
