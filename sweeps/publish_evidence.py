@@ -4,7 +4,10 @@
 
 For each multirun/evidence/<model>/<horizon>_<optim>/ with a verdict, the verdict is made again
 from the records (python -m amup_timm.check); verdict.json and .md go to
-docs/data/evidence/<model>_<horizon>_<optim>.*, its plots to docs/img/evidence/.
+docs/data/evidence/<model>_<horizon>_<optim>.*, its plots to docs/img/evidence/, and every
+run's results.json (with the sweep's multirun.yaml) to docs/data/evidence/runs/: enough to
+redo the verdict (python -m amup_timm.check docs/data/evidence/runs/<model>/<check>) or, copied
+back under multirun/evidence, to resume the checks where they stopped.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def main() -> None:
     p.add_argument("--measure", default="minimal_path")
     args = p.parse_args()
     data, img = ROOT / "docs" / "data" / "evidence", ROOT / "docs" / "img" / "evidence"
+    kept = data / "runs"
     data.mkdir(parents=True, exist_ok=True)
     img.mkdir(parents=True, exist_ok=True)
     rows = ["| model | horizon | optimizer | scheme | eta* by size | slope (bootstrap 95%) | R^2 "
@@ -40,6 +44,10 @@ def main() -> None:
     for verdict in sorted(Path(args.root).glob("*/*/verdict/verdict.json")):
         check = verdict.parent.parent
         check_main([str(check)], quiet=True)
+        keep = kept / check.parent.name / check.name  # the records, to redo or resume the check
+        for f in [check / "multirun.yaml", *check.rglob("results.json")]:
+            (keep / f.relative_to(check)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(f, keep / f.relative_to(check))
         name = f"{check.parent.name}_{check.name}"
         for suffix in ("json", "md"):
             shutil.copy(verdict.with_suffix(f".{suffix}"), data / f"{name}.{suffix}")
