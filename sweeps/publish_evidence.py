@@ -38,10 +38,12 @@ def main() -> None:
     kept = data / "runs"
     data.mkdir(parents=True, exist_ok=True)
     img.mkdir(parents=True, exist_ok=True)
-    rows = ["| model | horizon | optimizer | scheme | eta* by size | slope (bootstrap 95%) | R^2 "
+    rows = ["| model | horizon | optimizer | scheme | eta* by size | slope (95%: seeds, grid) | R^2 "
             "| verdict | regret at each larger size (relative) | acc at eta* / transferred | "
             "compute saved | runs (diverged, failed) |", "|" + "---|" * 12]
-    for verdict in sorted(Path(args.root).glob("*/*/verdict/verdict.json")):
+    order = {"short_sgd_plain": 0, "short_adamw": 1, "long_sgd_plain": 2, "long_adamw": 3}
+    for verdict in sorted(Path(args.root).glob("*/*/verdict/verdict.json"),
+                          key=lambda v: (v.parents[2].name, order.get(v.parents[1].name, 9))):
         check = verdict.parent.parent
         check_main([str(check)], quiet=True)
         keep = kept / check.parent.name / check.name  # the records, to redo or resume the check
@@ -54,11 +56,14 @@ def main() -> None:
         for plot in ("eta", "curves"):
             shutil.copy(verdict.parent / f"{plot}.png", img / f"{name}_{plot}.png")
         result = json.loads(verdict.read_text())
-        horizon = check.name.split("_")[0]
+        horizon, optim = check.name.split("_", 1)
         measure = args.measure if result["axis"] == "depth" else "width"
         for g in result["groups"]:
             t = g["trends"].get(measure, {})
-            lo, hi = t.get("bootstrap95") or [None, None]
+            ends = [iv for iv in (t.get("bootstrap95"), t.get("resolution"))
+                    if iv and iv[0] is not None]
+            lo, hi = ((min(i[0] for i in ends), max(i[1] for i in ends)) if ends
+                      else (None, None))
             regret = "; ".join(f"{r['value']}: {fmt(r['regret'], '+.3f')} "
                                f"({fmt(r['regret_rel'], '+.0%')})" for r in g["regret"])
             acc = "; ".join(f"{fmt(r['star_val_acc'], '.3f')} / {fmt(r['val_acc'], '.3f')}"
@@ -70,7 +75,7 @@ def main() -> None:
             etas = ", ".join(f"{r['value']}: {fmt(r['eta_star'])}{'*' if r['at_edge'] else ''}"
                              for r in g["rows"])
             rows.append(
-                f"| {check.parent.name} | {horizon} | {g['optimizer']} | {g['scheme']} | {etas} "
+                f"| {check.parent.name} | {horizon} | {optim} | {g['scheme']} | {etas} "
                 f"| {fmt(t.get('slope'), '+.2f')} ({fmt(lo, '+.2f')}, {fmt(hi, '+.2f')}) | "
                 f"{fmt(t.get('r2'), '.2f')} | {g['call'].split(':')[0]} | {regret} | {acc} | "
                 f"{saved} | {runs} ({bad[0]}, {bad[1]}) |")
