@@ -47,6 +47,7 @@ def main() -> None:
         check = verdict.parent.parent
         check_main([str(check)], quiet=True)
         keep = kept / check.parent.name / check.name  # the records, to redo or resume the check
+        shutil.rmtree(keep, ignore_errors=True)
         for f in [check / "multirun.yaml", *check.rglob("results.json")]:
             (keep / f.relative_to(check)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(f, keep / f.relative_to(check))
