@@ -138,6 +138,21 @@ class CheckOnMultirunEnd(Callback):
         self.step, self.points = refine_step, refine_points
         self.transfer_overrides = tuple(transfer_overrides)  # e.g. the law the grid turned off
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Stop before any job when the family has no knob for the check's axis (an exit:
+        Hydra turns a callback's exceptions into warnings)."""
+        if config.check.stage == "grid":
+            from omegaconf import OmegaConf
+
+            from .knobs import KnobError, scale_depth, scale_width
+
+            scale = scale_depth if self.axis == "depth" else scale_width
+            try:
+                scale(config.model.name,
+                      OmegaConf.to_container(config.model.kwargs, resolve=True), 2)
+            except KnobError as e:
+                raise SystemExit(f"the {self.axis} check cannot scale this model: {e}") from e
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if config.check.stage != "grid":  # the callback's own refine and transfer multiruns
             return

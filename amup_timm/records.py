@@ -83,8 +83,10 @@ def normalize(res: dict, where: str) -> dict:
     model = res.get("model") or (cfg.get("model") or {}).get("name")
     kwargs = res.get("model_kwargs") or (cfg.get("model") or {}).get("kwargs") or {}
     lr = res.get("lr")
-    if lr is None and optim:
-        lr = 10 ** optim["log10_lr"] if optim.get("log10_lr") is not None else optim.get("lr")
+    if lr is None and optim:  # a failed job's config is kept unresolved: only numbers count
+        log10_lr = optim.get("log10_lr")
+        lr = 10 ** log10_lr if isinstance(log10_lr, (int, float)) else optim.get("lr")
+        lr = lr if isinstance(lr, (int, float)) else None
     amup = res.get("amup") or {}
     final = res.get("final") or {}
     scheme = amup.get("scheme") or (cfg.get("amup") or {}).get("scheme", "am_mup")

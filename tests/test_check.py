@@ -126,3 +126,13 @@ def test_combined_check_applies_the_law_and_mup_together(tmp_path):
             res = results(r["path"])
             assert res["lr_scales"] == [1.0, 2.0]  # muP at 2x width
             assert (res["amup"]["exponent"] == -1.5) == (r["stage"] == "transfer")
+
+
+@pytest.mark.slow
+def test_check_of_a_family_without_a_depth_knob_stops_before_any_job(tmp_path):
+    proc = run_train("-m", "+sweeps=transfer_check", "model.name=vgg11",
+                     f"hydra.sweep.dir={tmp_path / 'check'}", check=False)
+    assert proc.returncode != 0
+    assert "cannot scale this model: vgg11 has no depth kwarg" in proc.stderr
+    assert "sweep model.name over vgg<N>" in proc.stderr
+    assert not (tmp_path / "check").exists()
