@@ -5,11 +5,11 @@
 
 The sweep runs a size x LR x seed grid under AM-muP and the standard baseline (a fixed coarse
 grid of half decades). When it ends, ``CheckOnMultirunEnd`` runs, as multiruns into DIR:
-``refine/`` (an eighth-decade grid around each coarse optimum), ``transfer/`` (every larger size at the
-LR transferred from the smallest size's eta* by the product's own rule: ``amup.ref_lr``,
-``amup.ref_model``, ``amup.ref_kwargs``), then writes ``DIR/verdict/`` (verdict.json, .md,
-eta.png, curves.png) and prints the verdict (amup_timm/verdict.py). Started again in the same
-DIR, every stage skips the jobs it already finished.
+``refine/`` (an eighth-decade grid around each coarse optimum), ``transfer/`` (every larger
+size at the LR transferred from the smallest size's eta* by the product's own rule:
+``amup.ref_lr``, ``amup.ref_model``, ``amup.ref_kwargs``), then writes ``DIR/verdict/``
+(verdict.json, .md, eta.png, curves.png) and prints the verdict (amup_timm/verdict.py).
+Started again in the same DIR, every stage skips the jobs it already finished.
 """
 
 from __future__ import annotations

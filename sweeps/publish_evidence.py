@@ -38,8 +38,8 @@ def main() -> None:
     kept = data / "runs"
     data.mkdir(parents=True, exist_ok=True)
     img.mkdir(parents=True, exist_ok=True)
-    rows = ["| model | horizon | optimizer | scheme | eta* by size | slope (95%: seeds, grid) | R^2 "
-            "| verdict | regret at each larger size (relative) | acc at eta* / transferred | "
+    rows = ["| model | horizon | optimizer | scheme | eta* by size | slope (95%: seeds, grid) "
+            "| R^2 | verdict | regret at each larger size (relative) | acc at eta* / transferred | "
             "compute saved | runs (diverged, failed) |", "|" + "---|" * 12]
     order = {"short_sgd_plain": 0, "short_adamw": 1, "long_sgd_plain": 2, "long_adamw": 3}
     for verdict in sorted(Path(args.root).glob("*/*/verdict/verdict.json"),
