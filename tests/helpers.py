@@ -42,5 +42,6 @@ def wandb_records(path: Path) -> list[dict]:
     """The records of an offline run's .wandb log, read by wandb's own reader
     (``wandb leet inspect --json``: one JSON object a record)."""
     proc = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", str(path), "--json"],
-                          env=env(), capture_output=True, text=True, timeout=120, check=True)
+                          env=env(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=120, check=True)
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
