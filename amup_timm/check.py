@@ -27,7 +27,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from .records import collect, write_json
-from .verdict import SELECT_HELP, argmin_lr, cell_losses, verdict
+from .verdict import SELECT_HELP, all_seeds, argmin_lr, cell_losses, verdict
 
 log = logging.getLogger(__name__)
 TRAIN = Path(__file__).resolve().parents[1] / "train.py"
@@ -79,7 +79,7 @@ def refine_grids(records: list[dict], axis: str, select: str, step: float, point
     grids = {}
     for key, recs in sorted(_groups(records, axis, ("grid",)).items(), key=str):
         cells = cell_losses(recs, select)
-        eta = argmin_lr(cells, sorted({s for c in cells.values() for s in c}))
+        eta = argmin_lr(cells, all_seeds(cells))
         if eta is None:
             continue
         done = {round(math.log10(lr), 4) for lr in cells}
@@ -100,7 +100,7 @@ def references(records: list[dict], axis: str, select: str) -> dict[str, dict[st
         smallest = min(by_value)
         recs = by_value[smallest]
         cells = cell_losses(recs, select)
-        eta = argmin_lr(cells, sorted({s for c in cells.values() for s in c}))
+        eta = argmin_lr(cells, all_seeds(cells))
         if eta is None:
             log.warning("%s: every LR diverged at the smallest size; nothing to transfer", scheme)
             continue

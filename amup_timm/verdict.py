@@ -50,6 +50,11 @@ def argmin_lr(cells: dict[float, dict[int, float]], seeds: list[int]) -> float |
     return best[0] if best else None
 
 
+def all_seeds(cells: dict[float, dict[int, float]]) -> list[int]:
+    """Every seed that has a run in ``cells``."""
+    return sorted({s for c in cells.values() for s in c})
+
+
 def trend(xs: list[float], etas: list[float], axis: str) -> dict[str, Any]:
     """Depth: slope of log eta* on log L. Width: decades of eta* per doubling of width."""
     if axis == "depth":
@@ -134,7 +139,7 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
     rows = []
     for value, recs in sorted(by_value.items(), key=lambda kv: kv[0] or 0):
         cells = cell_losses(recs, select)
-        seeds = sorted({s for c in cells.values() for s in c})
+        seeds = all_seeds(cells)
         eta = argmin_lr(cells, seeds)
         lrs = sorted(cells)
         by_lr = defaultdict(list)
