@@ -2,7 +2,8 @@
 
 ``scale_depth`` multiplies the family's depth knob (an int ``depth``/``num_blocks``, or every
 stage of a per-stage ``layers``/``depths`` list); ``scale_width`` multiplies its width knob
-(``width``; ResNet ``channels`` and ``stem_width``; ViT ``embed_dim`` with ``num_heads``, the
+(``width``; ResNet ``channels``, and ``stem_width`` where given (it sizes timm's deep stems;
+the plain 7x7 stem has 64 channels at any width); ViT ``embed_dim`` with ``num_heads``, the
 head dim fixed; ConvNeXt ``dims``). The base values must be in the kwargs, so that what a
 factor means is written in the run's config. ``nominal_depth``/``nominal_width`` label a run
 by its knob (int depth, total blocks of a per-stage list, or the depth in a timm name).

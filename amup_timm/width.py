@@ -9,6 +9,7 @@ fan-in). At equal widths nothing is infinite and every multiplier is exactly 1.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -71,8 +72,17 @@ def base_shapes(twin: nn.Module) -> dict[str, torch.Size]:
 
 def width_multipliers(model: nn.Module, base: dict[str, torch.Size]) -> dict[str, WidthMult]:
     """Each parameter's muP multipliers relative to ``base`` (matched by name)."""
+    params = dict(model.named_parameters())
+    extra = sorted(set(base) - set(params))
+    if extra:
+        warnings.warn(
+            f"the width twin has parameters the model lacks ({', '.join(extra[:2])}"
+            f"{', ...' if len(extra) > 2 else ''}): the two differ in more than width (e.g. a timm "
+            "ResNet whose first stage matches its 64-channel 7x7 stem drops that stage's "
+            "projection shortcut; a deep stem, stem_type=deep with stem_width, widens with "
+            "it). muP multipliers follow the parameters they share.", stacklevel=3)
     out = {}
-    for name, p in model.named_parameters():
+    for name, p in params.items():
         if name not in base or len(base[name]) != p.dim():
             raise ValueError(
                 f"parameter {name!r} {tuple(p.shape)} has no counterpart in the width twin "

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# The CPU evidence of docs/evidence.md for one model config: the transfer check at two horizons
-# (100 steps; 1,500 steps with a cosine schedule) and two optimizers (plain SGD; AdamW).
-#   bash sweeps/evidence.sh resnet18_narrow [short|long|all] [override ...]
+# The CPU evidence of docs/evidence.md and docs/width.md for one model config, with plain SGD
+# and with AdamW: the depth transfer check at two horizons (short: 100 steps; long: 1,500 steps
+# with a cosine schedule), the width check (width: 600 steps, cosine) and the depth-and-width
+# check (combined: 600 steps, cosine).
+#   bash sweeps/evidence.sh resnet18_narrow [short|long|all|width|combined] [override ...]
 #   bash sweeps/evidence.sh convnext_narrow all data.img_size=32
-# Each check writes multirun/evidence/<model>/<horizon>_<optim>/ and resumes where it stopped.
+#   bash sweeps/evidence.sh resnet18_slim width
+# Each check writes multirun/evidence/<model>/<check>_<optim>/ and resumes where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=$1; which=${2:-all}; extra=("${@:3}")
-for horizon in short long; do
-  [[ $which == all || $which == "$horizon" ]] || continue
-  sweep=$([[ $horizon == short ]] && echo transfer_check || echo transfer_check_long)
+declare -A sweeps=([short]=transfer_check [long]=transfer_check_long [width]=width_check_long
+                    [combined]=combined_check_long)
+for horizon in short long width combined; do
+  [[ $which == "$horizon" || ($which == all && $horizon =~ ^(short|long)$) ]] || continue
+  sweep=${sweeps[$horizon]}
   for optim in sgd_plain adamw; do
     python train.py -m +sweeps=$sweep model=$model optim=$optim "${extra[@]}" \
       hydra.sweep.dir=multirun/evidence/$model/${horizon}_$optim

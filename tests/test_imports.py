@@ -82,7 +82,7 @@ LAYERS = [
     {"law"},  # the reference model and the LR rule: no I/O
     {"factory"},  # create_model: reads ref_run, then the law
     {"optim", "probe"},  # create_optimizer; the AM probe
-    {"base_lr", "check"},  # train.py's LR; the transfer check's stages
+    {"base_lr", "check", "coord"},  # train.py's LR; the transfer and coordinate checks
 ]
 
 

@@ -1,6 +1,7 @@
 """muP width multipliers, param groups and the readout (docs/design.md §5)."""
 
 import functools
+import warnings
 
 import pytest
 import torch
@@ -98,3 +99,17 @@ def test_reference_width_only_in_its_name_warns():
     with pytest.warns(UserWarning, match="differs in width"):
         amup_timm.create_model("vit_tiny_patch16_224", amup={"ref_model": "vit_small_patch16_224"},
                                img_size=32, patch_size=8)
+
+
+def test_twin_with_more_than_width_warns():
+    """resnet18's plain stem has 64 channels: a first stage of 64 drops its projection."""
+    ref = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 128]}
+    with pytest.warns(UserWarning, match="differ in more than width"):
+        amup_timm.create_model("resnet18", amup={"ref_model": "resnet18", "ref_kwargs": ref},
+                               layers=[1, 1, 1, 1], channels=[64, 128, 256, 512])
+    deep = {"stem_type": "deep", "layers": [1, 1, 1, 1]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        amup_timm.create_model("resnet18", amup={"ref_model": "resnet18", "ref_kwargs": {
+            **deep, "channels": [8, 16, 32, 64], "stem_width": 4}},
+            **deep, channels=[64, 128, 256, 512], stem_width=32)
