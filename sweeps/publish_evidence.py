@@ -1,8 +1,9 @@
-"""Copy finished transfer checks into docs/ and print the summary table of docs/evidence.md.
+"""Copy finished checks into docs/ and print the summary tables of docs/evidence.md (depth)
+and docs/width.md (width, and depth with width).
 
-    python sweeps/publish_evidence.py [multirun/evidence] [--axis depth]
+    python sweeps/publish_evidence.py [multirun/evidence] [--measure minimal_path]
 
-For each multirun/evidence/<model>/<horizon>_<optim>/ with a verdict, the verdict is made again
+For each multirun/evidence/<model>/<check>_<optim>/ with a verdict, the verdict is made again
 from the records (python -m amup_timm.check); verdict.json and .md go to
 docs/data/evidence/<model>_<horizon>_<optim>.*, its plots to docs/img/evidence/, and every
 run's results.json (with the sweep's multirun.yaml) to docs/data/evidence/runs/: enough to
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -38,10 +40,13 @@ def main() -> None:
     kept = data / "runs"
     data.mkdir(parents=True, exist_ok=True)
     img.mkdir(parents=True, exist_ok=True)
-    rows = ["| model | horizon | optimizer | scheme | eta* by size | slope (95%: seeds, grid) "
-            "| R^2 | verdict | regret at each larger size (relative) | acc at eta* / transferred | "
-            "compute saved | runs (diverged, failed) |", "|" + "---|" * 12]
-    order = {"short_sgd_plain": 0, "short_adamw": 1, "long_sgd_plain": 2, "long_adamw": 3}
+    header = ["| model | check | optimizer | scheme | eta* by size | {} (95%: seeds, grid) "
+              "| R^2 | verdict | regret at each larger size (relative) | acc at eta* / "
+              "transferred | compute saved | runs (diverged, failed) |", "|" + "---|" * 12]
+    tables = {"depth": [header[0].format("slope"), header[1]],
+              "width": [header[0].format("drift per doubling"), header[1]]}
+    order = {f"{c}_{o}": i for i, (c, o) in enumerate(
+        (c, o) for c in ("short", "long", "width", "combined") for o in ("sgd_plain", "adamw"))}
     for verdict in sorted(Path(args.root).glob("*/*/verdict/verdict.json"),
                           key=lambda v: (v.parents[2].name, order.get(v.parents[1].name, 9))):
         check = verdict.parent.parent
@@ -75,12 +80,31 @@ def main() -> None:
                    sum(r["failed"] for r in g["rows"]))
             etas = ", ".join(f"{r['value']}: {fmt(r['eta_star'])}{'*' if r['at_edge'] else ''}"
                              for r in g["rows"])
-            rows.append(
+            tables["width" if horizon in ("width", "combined") else "depth"].append(
                 f"| {check.parent.name} | {horizon} | {optim} | {g['scheme']} | {etas} "
                 f"| {fmt(t.get('slope'), '+.2f')} ({fmt(lo, '+.2f')}, {fmt(hi, '+.2f')}) | "
                 f"{fmt(t.get('r2'), '.2f')} | {g['call'].split(':')[0]} | {regret} | {acc} | "
                 f"{saved} | {runs} ({bad[0]}, {bad[1]}) |")
-    print("\n".join(rows))
+    print_coord_table(ROOT / "docs" / "data" / "coord")
+    for axis, rows in tables.items():
+        if len(rows) > 2:
+            print(f"\n{axis}:\n" + "\n".join(rows))
+
+
+def print_coord_table(folder: Path) -> None:
+    """The slopes per doubling of sweeps/coord_checks.sh, one row per model, optimizer, scheme."""
+    from amup_timm.coord import KINDS
+
+    files = sorted(folder.glob("*.json"))
+    if not files:
+        return
+    print("\ncoordinate checks (log2 |logit change| per doubling of width, one kind trained):")
+    print("| model | optimizer | scheme | " + " | ".join(KINDS) + " |\n|" + "---|" * (3 + len(KINDS)))
+    for f in files:
+        for r in json.loads(f.read_text()):
+            cells = [fmt(r["kinds"][k]["slope"], "+.2f") if k in r["kinds"] else "" for k in KINDS]
+            print(f"| {re.sub(r'_(sgd_plain|adamw)$', '', f.stem)} | "
+                  f"{r['optimizer']} | {r['scheme']} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The coordinate checks of docs/width.md: each parameter kind trained alone, muP against the
+# standard parametrization, plain SGD and AdamW, for the width checks' models.
+#   bash sweeps/coord_checks.sh    (about 10 minutes on 2 CPU cores)
+# Results: docs/data/coord/<model>_<optim>.json, docs/img/coord/<model>_<optim>.png.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p docs/data/coord docs/img/coord
+check() {
+  local tag=$1; shift
+  python -m amup_timm.coord "$@" coord.seeds=3 logger=none hydra.run.dir=multirun/coord/$tag
+  cp multirun/coord/$tag/coord.json docs/data/coord/$tag.json
+  cp multirun/coord/$tag/coord.png docs/img/coord/$tag.png
+}
+for optim in sgd_plain adamw; do
+  lr=$([[ $optim == adamw ]] && echo 0.001 || echo 0.01)
+  check plain_cnn_$optim model=plain_cnn model.kwargs.width=8 data.img_size=8 optim=$optim coord.lr=$lr
+  check resnet18_slim_$optim model=resnet18_slim optim=$optim coord.lr=$lr
+  check vit_narrow_$optim model=vit_narrow optim=$optim coord.lr=$lr
+  check convnext_narrow_$optim model=convnext_narrow data.img_size=32 optim=$optim coord.lr=$lr
+done
