@@ -5,10 +5,10 @@ import math
 import random
 
 import pytest
-from helpers import results, run_train
+from helpers import ROOT, results, run_train
 
 from amup_timm import fit
-from amup_timm.config import AmupConfig
+from amup_timm.config import AmupConfig, register_configs
 from amup_timm.records import collect
 from amup_timm.refrun import read_reference
 from amup_timm.registry import build_meta
@@ -180,3 +180,22 @@ def test_fit_logs_table_and_plots_to_wandb_offline(tmp_path):
     logged = {k.split("/")[0] + "/" + k.split("/")[1] for k in keys if k.startswith("fit/")}
     assert {"fit/table", "fit/eta_vs_L", "fit/loss_vs_lr"} <= logged, sorted(keys)
     assert "fit/momentum/am_mup/minimal_path/slope" in summary
+
+
+@pytest.mark.parametrize("sweep", sorted(p.stem for p in (ROOT / "sweeps").glob("*.yaml")
+                                          if not p.stem.startswith("wandb_")))  # W&B's format
+def test_every_sweep_config_composes(sweep):
+    """Each sweeps/*.yaml composes with train.yaml, sweeps something, and its job config
+    resolves (the LR grid's resolvers, scale, the amup node's schema)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    register_configs()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"+sweeps={sweep}"], return_hydra_config=True)
+    assert cfg.hydra.sweeper.params, f"{sweep} sweeps nothing"
+    job = OmegaConf.masked_copy(cfg, [k for k in cfg if k not in ("hydra", "run_dir")])
+    resolved = OmegaConf.to_container(job, resolve=True)
+    assert resolved["trainer"]["max_steps"] > 0
+    if sweep.endswith("_check") or "_check_" in sweep:
+        assert cfg.hydra.callbacks.fit._target_ == "amup_timm.check.CheckOnMultirunEnd"
