@@ -113,6 +113,34 @@ def resolution_interval(xs: list[float], halves: list[float | None], fitted: dic
     return [fitted["slope"] - spread, fitted["slope"] + spread]
 
 
+def eta_range(cells: dict[float, dict[int, float]], samples: int = 1000,
+              seed: int = 0) -> tuple[float, float] | None:
+    """95% range of log10 eta* with the seeds resampled (the argmin redone each time)."""
+    seeds = all_seeds(cells)
+    rng = random.Random(seed)
+    picks = [argmin_lr(cells, [rng.choice(seeds) for _ in seeds]) for _ in range(samples)]
+    logs = sorted(math.log10(e) for e in picks if e is not None)
+    if not logs:
+        return None
+    return logs[int(0.025 * len(logs))], logs[min(len(logs) - 1, int(0.975 * len(logs)))]
+
+
+def misfit(xs: list[float], etas: list[float], ranges: list[tuple[float, float] | None],
+           halves: list[float | None]) -> float | None:
+    """Decades by which the fitted power law misses the eta* furthest from it, beyond that
+    eta*'s seed range (``eta_range``) widened by half its grid gap: <= 0 when the law fits
+    within what the seeds and the grid can resolve. (R^2 cannot judge this: a flat eta*, muP's
+    prediction across width, has no variance to explain.)"""
+    f = fit_slope(xs, etas)
+    if f["slope"] is None or None in halves or None in ranges or len(xs) < 3:
+        return None
+    off = []
+    for x, (lo, hi), h in zip(xs, ranges, halves):
+        line = (f["intercept"] + f["slope"] * math.log(x)) / math.log(10)
+        off.append(max(lo - h - line, line - hi - h))
+    return max(off)
+
+
 def held_out(records: list[dict]) -> dict[str, Any]:
     """Seed-mean held-out loss and accuracy of some runs (+inf loss if any diverged)."""
     done = [r for r in records if r["status"] in ("finished", "diverged")]
@@ -169,9 +197,11 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
             continue
         xs = {r["value"]: float(r["L"][m] if axis == "depth" else r["value"]) for r in ok}
         t = trend([xs[r["value"]] for r in ok], [r["eta_star"] for r in ok], axis)
+        x_ok, halves = [xs[r["value"]] for r in ok], [r["resolution"] for r in ok]
         trends[m] = {**t, "bootstrap95": bootstrap_interval(cells_by, xs, axis),
-                     "resolution": resolution_interval(
-                         [xs[r["value"]] for r in ok], [r["resolution"] for r in ok], t, axis)}
+                     "resolution": resolution_interval(x_ok, halves, t, axis),
+                     "misfit": misfit(x_ok, [r["eta_star"] for r in ok],
+                                      [eta_range(cells_by[r["value"]]) for r in ok], halves)}
     regret = []
     base = rows[0] if rows else None
     for row in rows[1:]:
@@ -211,7 +241,11 @@ def call(t: dict, exponent: float, axis: str, rows: list[dict]) -> str:
     edge = " (an optimum sits at the grid's edge: the grid may not contain it)" \
         if any(r["at_edge"] for r in rows) else ""
     name = "slope" if axis == "depth" else "drift per doubling"
-    if t["r2"] is not None and t["r2"] < 0.8 and len(rows) > 2:
+    off = t.get("misfit")
+    if off is not None and off > 0:
+        return (f"no power law fits: {name} {t['slope']:.2f}, the line misses an eta*'s seed "
+                f"range by {off:.2f} decades beyond the grid's resolution{edge}")
+    if off is None and t["r2"] is not None and t["r2"] < 0.8 and len(rows) > 2:
         return f"no power law fits: {name} {t['slope']:.2f}, R^2 {t['r2']:.2f}{edge}"
     if lo is None:
         return f"{name} {t['slope']:.2f} (no interval){edge}"

@@ -14,7 +14,7 @@ check() {
 }
 for optim in sgd_plain adamw; do
   lr=$([[ $optim == adamw ]] && echo 0.001 || echo 0.01)
-  check plain_cnn_$optim model=plain_cnn model.kwargs.width=8 data.img_size=8 optim=$optim coord.lr=$lr
+  check plain_cnn_$optim model=plain_cnn model.kwargs.depth=4 model.kwargs.width=8 data.img_size=8 optim=$optim coord.lr=$lr
   check resnet18_slim_$optim model=resnet18_slim optim=$optim coord.lr=$lr
   check vit_narrow_$optim model=vit_narrow optim=$optim coord.lr=$lr
   check convnext_narrow_$optim model=convnext_narrow data.img_size=32 optim=$optim coord.lr=$lr

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from amup_timm.fit import fit_slope
-from amup_timm.verdict import call, verdict
+from amup_timm.verdict import call, eta_range, misfit, verdict
 
 DEPTHS = (4, 8, 16)
 GRID = [round(-3 + 0.05 * k, 2) for k in range(61)]  # log10 LRs, 1/20 decade
@@ -60,6 +60,30 @@ def test_the_call_names_what_holds():
         "another exponent fits: slope -1.40, 95% [-1.45, -1.30]")
     assert call({**t, "r2": 0.3}, -1.5, "depth", rows).startswith("no power law fits")
     assert "grid's edge" in call(t, -1.5, "depth", [{"at_edge": True}] * 3)
+    flat = {"slope": 0.01, "ci95": [-0.2, 0.2], "r2": 0.05, "bootstrap95": [-0.05, 0.05],
+            "misfit": -0.1}  # muP's flat optimum: nothing for R^2 to explain
+    assert call(flat, 0.0, "width", rows).startswith("holds: drift per doubling 0.01")
+    assert call({**flat, "misfit": 0.2}, 0.0, "width", rows).startswith(
+        "no power law fits: drift per doubling 0.01, the line misses an eta*'s seed range by 0.20")
+
+
+def test_misfit_against_seeds_and_grid():
+    lrs = [1.0, 10 ** 0.25, 10 ** 0.5]  # quarter-decade grid: half gap 0.125
+    one_seed = [(math.log10(e), math.log10(e)) for e in lrs]
+    assert misfit([1, 2, 4], lrs, one_seed, [0.125] * 3) < 0  # on a power law
+    zigzag = [1.0, 10 ** 0.75, 10 ** 0.5]
+    exact = [(math.log10(e), math.log10(e)) for e in zigzag]
+    assert misfit([1, 2, 4], zigzag, exact, [0.125] * 3) > 0  # the middle one is off the line
+    spread = [(-0.1, 0.1), (0.25, 0.75), (0.4, 0.6)]  # ... unless the seeds disagree that much
+    assert misfit([1, 2, 4], zigzag, spread, [0.125] * 3) < 0
+    assert misfit([1, 2], lrs[:2], one_seed[:2], [0.125] * 2) is None  # two points always fit
+
+
+def test_eta_range_follows_the_seeds():
+    agree = {0.1: {0: 1.0, 1: 1.0}, 1.0: {0: 0.5, 1: 0.5}}
+    assert eta_range(agree) == (0.0, 0.0)
+    split = {0.1: {0: 0.4, 1: 1.0}, 1.0: {0: 0.5, 1: 0.5}}  # seed 0 prefers 0.1, seed 1 1.0
+    assert eta_range(split) == (-1.0, 0.0)
 
 
 def test_regret_compute_saved_and_divergence():
