@@ -263,14 +263,18 @@ def plot(result: dict, out: Path) -> list[Path]:
         if not ok or None in xs:
             continue
         t = g["trends"].get(measure, {})
-        ax.scatter(xs, [r["eta_star"] for r in ok], color=color,
-                   label=f"{g['optimizer']}/{g['scheme']}: {_f(t.get('slope'), '+.2f')}")
+        etas = [r["eta_star"] for r in ok]
+        ranges = [r.get("eta_range") or (math.log10(e), math.log10(e)) for r, e in zip(ok, etas)]
+        ax.errorbar(xs, etas, yerr=[[e - 10 ** lo for e, (lo, _) in zip(etas, ranges)],
+                                    [10 ** hi - e for e, (_, hi) in zip(etas, ranges)]],
+                    fmt="o", capsize=3, color=color,
+                    label=f"{g['optimizer']}/{g['scheme']}: {_f(t.get('slope'), '+.2f')}")
         eta0 = ok[0]["eta_star"]
         pred = [eta0 * (x / xs[0]) ** g["exponent"] for x in xs] if axis == "depth" else \
             [eta0 for _ in xs]
         ax.plot(xs, pred, "--", color=color, alpha=0.6)
     ax.set(xscale="log", yscale="log", xlabel=f"L ({measure})" if axis == "depth" else "width",
-           ylabel="eta*", title="eta* (dots) and the transfer from the smallest (dashed)")
+           ylabel="eta*", title="eta* (bars: seeds' 95%), transfer from the smallest (--)")
     ax.grid(True, which="both", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)

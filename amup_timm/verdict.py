@@ -191,6 +191,8 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
             "seeds": len(seeds)})
     ok = [r for r in rows if r["eta_star"] is not None]
     cells_by = {r["value"]: cell_losses(by_value[r["value"]], select) for r in ok}
+    for r in ok:
+        r["eta_range"] = eta_range(cells_by[r["value"]])
     trends = {}
     for m in (MEASURES if axis == "depth" else ("width",)):
         if axis == "depth" and not all(m in r["L"] for r in ok):
@@ -201,7 +203,7 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
         trends[m] = {**t, "bootstrap95": bootstrap_interval(cells_by, xs, axis),
                      "resolution": resolution_interval(x_ok, halves, t, axis),
                      "misfit": misfit(x_ok, [r["eta_star"] for r in ok],
-                                      [eta_range(cells_by[r["value"]]) for r in ok], halves)}
+                                      [r["eta_range"] for r in ok], halves)}
     regret = []
     base = rows[0] if rows else None
     for row in rows[1:]:
