@@ -265,8 +265,8 @@ def plot(result: dict, out: Path) -> list[Path]:
         t = g["trends"].get(measure, {})
         etas = [r["eta_star"] for r in ok]
         ranges = [r.get("eta_range") or (math.log10(e), math.log10(e)) for r, e in zip(ok, etas)]
-        ax.errorbar(xs, etas, yerr=[[e - 10 ** lo for e, (lo, _) in zip(etas, ranges)],
-                                    [10 ** hi - e for e, (_, hi) in zip(etas, ranges)]],
+        ax.errorbar(xs, etas, yerr=[[max(0.0, e - 10 ** lo) for e, (lo, _) in zip(etas, ranges)],
+                                    [max(0.0, 10 ** hi - e) for e, (_, hi) in zip(etas, ranges)]],
                     fmt="o", capsize=3, color=color,
                     label=f"{g['optimizer']}/{g['scheme']}: {_f(t.get('slope'), '+.2f')}")
         eta0 = ok[0]["eta_star"]

@@ -5,15 +5,14 @@ from the narrowest (``am_mup``) or as timm builds it (``standard``). Then, for e
 kind, only that kind's parameters take ``steps`` optimizer steps on one fixed batch (the rest
 frozen) and the mean |change of the logits| is recorded, averaged over seeds. Under muP each
 kind moves the output by Theta(1) at every width: log2 of the change has a slope near 0 per
-doubling of width. Under the standard parametrization SGD's hidden and readout updates grow
-with width and Adam's hidden updates too.
+doubling of width. Under the standard parametrization the hidden and readout updates grow
+with width, with SGD and with Adam.
 
     python -m amup_timm.coord model=resnet18_slim optim=adamw coord.widths=[1,2,4,8]
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +21,25 @@ import torch.nn.functional as F
 from torch import nn
 
 from .factory import create_model
+from .fit import fit_slope
 from .knobs import scale_width
 from .optim import create_optimizer
+from .probe import first_batch, training_mode
 from .registry import build_meta
 from .width import WidthMult, base_shapes, is_adam_like, width_multipliers
 
-KINDS = ("input", "hidden", "readout", "norm", "layerscale", "bias", "embedding")
+KINDS = ("input", "hidden", "readout", "readout_bias", "norm", "layerscale", "bias",
+         "embedding")
 
 
-def param_kind(name: str, p: torch.Tensor, mult: WidthMult, readout: str | None) -> str:
+def param_kind(name: str, p: torch.Tensor, mult: WidthMult, head: tuple[str | None, str | None]
+               ) -> str:
     """The muP kind of one parameter: input (a weight whose fan-in stays fixed: stem, patch
-    embedding, depthwise conv), hidden (fan-in and fan-out grow), readout (the classifier's
-    weight), norm and layerscale (1-D gains), bias, embedding (position embedding, tokens)."""
-    if name == readout:
-        return "readout"
+    embedding, depthwise conv), hidden (fan-in and fan-out grow), readout and readout_bias (the
+    classifier's weight and bias), norm and layerscale (1-D gains), bias, embedding (position
+    embedding, tokens)."""
+    if name in head:
+        return "readout" if name == head[0] else "readout_bias"
     if p.ndim == 1:
         if name.endswith("bias"):
             return "bias"
@@ -48,16 +52,16 @@ def param_kind(name: str, p: torch.Tensor, mult: WidthMult, readout: str | None)
 def kinds_of(model: nn.Module, base: dict[str, torch.Size]) -> dict[str, str]:
     """Each parameter's kind, its width multipliers taken against ``base`` shapes."""
     head = model.get_classifier() if hasattr(model, "get_classifier") else None
-    weight = getattr(head, "weight", None)
-    readout = next((n for n, p in model.named_parameters() if p is weight), None)
+    names = {id(p): n for n, p in model.named_parameters()}
+    ends = tuple(names.get(id(getattr(head, a, None))) for a in ("weight", "bias"))
     mults = width_multipliers(model, base)
-    return {n: param_kind(n, p, mults[n], readout) for n, p in model.named_parameters()}
+    return {n: param_kind(n, p, mults[n], ends) for n, p in model.named_parameters()}
 
 
 def _logit_change(build, kind: str, kinds: dict[str, str], batch, opt: str, lr: float,
                   steps: int, timm_kwargs: dict[str, Any]) -> float:
     model = build()
-    model.train()
+    training_mode(model)
     for n, p in model.named_parameters():
         p.requires_grad_(kinds[n] == kind)
     optimizer = create_optimizer(model, opt, lr=lr, weight_decay=0.0, **timm_kwargs)
@@ -73,18 +77,13 @@ def _logit_change(build, kind: str, kinds: dict[str, str], batch, opt: str, lr: 
 
 
 def slope_per_doubling(widths: list[float], values: list[float]) -> float | None:
-    """Least-squares slope of log2(value) against log2(width)."""
-    pts = [(math.log2(w), math.log2(v)) for w, v in zip(widths, values) if v > 0]
-    if len(pts) < 2:
-        return None
-    mx = sum(p[0] for p in pts) / len(pts)
-    my = sum(p[1] for p in pts) / len(pts)
-    sxx = sum((p[0] - mx) ** 2 for p in pts)
-    return sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
+    """Least-squares slope of log2(value) on log2(width) (zero changes left out)."""
+    pts = [(w, v) for w, v in zip(widths, values) if v > 0]
+    return fit_slope([w for w, _ in pts], [v for _, v in pts])["slope"]
 
 
 def coord_check(name: str, kwargs: dict[str, Any], widths: list[float], scheme: str,
-                batch: tuple[torch.Tensor, torch.Tensor], opt: str, lr: float, steps: int = 3,
+                batch: tuple[torch.Tensor, torch.Tensor], opt: str, lr: float, steps: int = 1,
                 seeds: int = 2, tolerance: float = 0.25, amup: dict[str, Any] | None = None,
                 **timm_kwargs: Any) -> dict[str, Any]:
     """Per kind: the mean |logit change| at each width, its slope per doubling and whether it
@@ -93,7 +92,16 @@ def coord_check(name: str, kwargs: dict[str, Any], widths: list[float], scheme: 
     cfg = {**(amup or {}), "scheme": scheme, "ref_model": name, "ref_kwargs": dict(kwargs),
            "ref_lr": lr, "ref_depth": None, "ref_run": None, "exponent_from": None}
     base = base_shapes(build_meta(name, **kwargs))
-    kinds = kinds_of(build_meta(name, **scale_width(name, kwargs, 2)), base)  # names are fixed
+    for w in widths:  # a kind is a name at every width: the blocks must not change
+        names = {n for n, _ in build_meta(name, **scale_width(name, kwargs, w)).named_parameters()}
+        if names != set(base):
+            differ = sorted(names ^ set(base))
+            raise ValueError(
+                f"{name} at width x{w:g} has other parameters than at x1 ({', '.join(differ[:2])}"
+                f"{', ...' if len(differ) > 2 else ''}): widening changes its blocks, so no kind "
+                "can be followed across width (a timm ResNet whose first stage reaches its "
+                "64-channel 7x7 stem drops a shortcut: use stem_type=deep with stem_width)")
+    kinds = kinds_of(build_meta(name, **scale_width(name, kwargs, 2)), base)
     change: dict[str, list[float]] = {k: [] for k in KINDS}
     for w in widths:
         kw = scale_width(name, kwargs, w)
@@ -131,8 +139,8 @@ def plot_coord(results: list[dict], out) -> Path:
                              squeeze=False)
     for ax, r in zip(axes[0], results):
         for kind, row in r["kinds"].items():
-            ax.plot(r["widths"], row["change"], "o-", ms=3,
-                    label=f"{kind} ({row['slope']:+.2f}/doubling)")
+            slope = "-" if row["slope"] is None else f"{row['slope']:+.2f}"
+            ax.plot(r["widths"], row["change"], "o-", ms=3, label=f"{kind} ({slope}/doubling)")
         ax.set(xscale="log", yscale="log", xlabel="width multiplier",
                title=f"{r['scheme']}: {r['optimizer']} lr={r['lr']:g}, steps={r['steps']}")
         ax.set_xticks(r["widths"], [f"{w:g}" for w in r["widths"]])
@@ -154,7 +162,6 @@ def run_coord(cfg) -> list[dict]:
     from omegaconf import OmegaConf
 
     from .data import build_data
-    from .probe import first_batch
     from .records import write_json
 
     name = cfg.model.name
@@ -177,8 +184,9 @@ def run_coord(cfg) -> list[dict]:
         print(f"{r['model']} {r['scheme']} {r['optimizer']} lr={r['lr']:g}: mean |logit change| "
               f"at width x{', x'.join(f'{w:g}' for w in r['widths'])}")
         for kind, row in r["kinds"].items():
-            print(f"  {kind:10s} " + " ".join(f"{c:9.3g}" for c in row["change"])
-                  + f"   {row['slope']:+.2f}/doubling {'flat' if row['flat'] else 'DRIFTS'}")
+            slope = ("no change at any width: nothing to judge" if row["slope"] is None else
+                     f"{row['slope']:+.2f}/doubling {'flat' if row['flat'] else 'DRIFTS'}")
+            print(f"  {kind:12s} " + " ".join(f"{c:9.3g}" for c in row["change"]) + f"   {slope}")
     print(f"wrote {out / 'coord.json'}, {png}")
     if cfg.logger.name == "wandb" and cfg.logger.mode != "disabled":
         import wandb

@@ -46,16 +46,22 @@ class Measurement:
         return self.absolute if variant == "absolute" else self.relative
 
 
+def training_mode(model: nn.Module) -> None:
+    """Dropout, drop-path and timm's functional dropouts off, BatchNorm on batch statistics
+    (as in training): a fixed batch then gives the same output twice."""
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.train()
+
+
 class _Seed:
     """One initialization: theta0, its first-step direction and h(theta0)."""
 
     def __init__(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor],
                  optimizer: str, weight_decay: float, eps: float, momentum: float):
         self.model = model
-        model.eval()  # dropout, drop-path and timm's functional dropouts off ...
-        for m in model.modules():  # ... BatchNorm on batch statistics, as in training
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.train()
+        training_mode(model)
         self.layers = [n for n, m in model.named_modules() if isinstance(m, _WEIGHTED)]
         if not self.layers:
             raise ValueError(f"{type(model).__name__} has no conv/linear layer to probe")

@@ -84,9 +84,7 @@ def bootstrap_interval(by_value: dict[Any, dict[float, dict[int, float]]], xs: d
                 slopes.append(s)
     if len(slopes) < samples // 2:
         return [None, None]
-    slopes.sort()
-    n = len(slopes)
-    return [slopes[int(0.025 * n)], slopes[min(n - 1, int(0.975 * n))]]
+    return list(central95(slopes))
 
 
 def grid_resolution(lrs: list[float], eta: float | None) -> float | None:
@@ -119,16 +117,30 @@ def eta_range(cells: dict[float, dict[int, float]], samples: int = 1000,
     seeds = all_seeds(cells)
     rng = random.Random(seed)
     picks = [argmin_lr(cells, [rng.choice(seeds) for _ in seeds]) for _ in range(samples)]
-    logs = sorted(math.log10(e) for e in picks if e is not None)
-    if not logs:
-        return None
-    return logs[int(0.025 * len(logs))], logs[min(len(logs) - 1, int(0.975 * len(logs)))]
+    logs = [math.log10(e) for e in picks if e is not None]
+    return central95(logs) if logs else None
+
+
+def central95(values: list[float]) -> tuple[float, float]:
+    """The central 95% of ``values``: 2.5% of them below, 2.5% above."""
+    v = sorted(values)
+    k = int(0.025 * len(v))
+    return v[k], v[len(v) - 1 - k]
+
+
+def interval(t: dict) -> tuple[float | None, float | None]:
+    """The union of a trend's seed-bootstrap and grid-resolution intervals (its t-interval
+    when it has neither): what the verdict judges by."""
+    ends = [iv for iv in (t.get("bootstrap95"), t.get("resolution")) if iv and iv[0] is not None]
+    if not ends:
+        return tuple(t.get("ci95") or (None, None))
+    return min(iv[0] for iv in ends), max(iv[1] for iv in ends)
 
 
 def misfit(xs: list[float], etas: list[float], ranges: list[tuple[float, float] | None],
            halves: list[float | None]) -> float | None:
-    """Decades by which the fitted power law misses the eta* furthest from it, beyond that
-    eta*'s seed range (``eta_range``) widened by half its grid gap: <= 0 when the law fits
+    """The largest number of decades by which the fitted power law passes outside an eta*'s
+    seed range (``eta_range``) widened by half its grid gap: <= 0 when the law fits
     within what the seeds and the grid can resolve. (R^2 cannot judge this: a flat eta*, muP's
     prediction across width, has no variance to explain.)"""
     f = fit_slope(xs, etas)
@@ -237,9 +249,7 @@ def call(t: dict, exponent: float, axis: str, rows: list[dict]) -> str:
     """One line: does the predicted trend hold, does another fit, or none."""
     if t.get("slope") is None:
         return "no trend: fewer than two sizes have an optimum"
-    # the seeds' spread (bootstrap) and the grid's resolution, whichever is wider at each end
-    ends = [iv for iv in (t.get("bootstrap95"), t.get("resolution")) if iv and iv[0] is not None]
-    lo, hi = (min(iv[0] for iv in ends), max(iv[1] for iv in ends)) if ends else t["ci95"]
+    lo, hi = interval(t)
     edge = " (an optimum sits at the grid's edge: the grid may not contain it)" \
         if any(r["at_edge"] for r in rows) else ""
     name = "slope" if axis == "depth" else "drift per doubling"

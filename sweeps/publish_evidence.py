@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 
 from amup_timm.check import main as check_main
+from amup_timm.verdict import interval
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,10 +67,7 @@ def main() -> None:
         measure = args.measure if result["axis"] == "depth" else "width"
         for g in result["groups"]:
             t = g["trends"].get(measure, {})
-            ends = [iv for iv in (t.get("bootstrap95"), t.get("resolution"))
-                    if iv and iv[0] is not None]
-            lo, hi = ((min(i[0] for i in ends), max(i[1] for i in ends)) if ends
-                      else (None, None))
+            lo, hi = interval(t)
             regret = "; ".join(f"{r['value']}: {fmt(r['regret'], '+.3f')} "
                                f"({fmt(r['regret_rel'], '+.0%')})" for r in g["regret"])
             acc = "; ".join(f"{fmt(r['star_val_acc'], '.3f')} / {fmt(r['val_acc'], '.3f')}"

@@ -9,7 +9,14 @@ import pytest
 import torch
 from helpers import ROOT, env, wandb_records
 
-from amup_timm.coord import KINDS, coord_check, kinds_of, slope_per_doubling
+from amup_timm import create_model
+from amup_timm.coord import (
+    KINDS,
+    _logit_change,
+    coord_check,
+    kinds_of,
+    slope_per_doubling,
+)
 from amup_timm.registry import build_meta
 from amup_timm.width import base_shapes
 
@@ -34,7 +41,8 @@ def test_kinds_of_timm_models():
     assert kinds["stages.0.blocks.0.mlp.fc1.weight"] == "hidden"
     assert kinds["stages.0.blocks.0.gamma"] == "layerscale"
     assert kinds["stages.0.blocks.0.norm.weight"] == "norm"
-    assert kinds["head.fc.bias"] == "bias"
+    assert kinds["head.fc.bias"] == "readout_bias"
+    assert kinds["stages.0.blocks.0.mlp.fc1.bias"] == "bias"
     vit = build_meta(VIT[0], **{**VIT[1], "embed_dim": 64, "num_heads": 2})
     kinds = kinds_of(vit, base_shapes(build_meta(VIT[0], **VIT[1])))
     assert kinds["pos_embed"] == kinds["cls_token"] == "embedding"
@@ -42,9 +50,39 @@ def test_kinds_of_timm_models():
     assert set(kinds.values()) <= set(KINDS)
 
 
+def test_kinds_of_a_resnet_with_a_deep_stem():
+    kw = {"layers": [1, 1, 1, 1], "channels": [8, 16, 32, 64], "stem_type": "deep",
+          "stem_width": 4, "num_classes": 10}
+    wide = {**kw, "channels": [16, 32, 64, 128], "stem_width": 8}
+    kinds = kinds_of(build_meta("resnet18", **wide), base_shapes(build_meta("resnet18", **kw)))
+    assert kinds["conv1.0.weight"] == "input"  # 3 input channels: fan-in fixed
+    assert kinds["conv1.3.weight"] == kinds["layer2.0.downsample.0.weight"] == "hidden"
+    assert kinds["bn1.weight"] == "norm" and kinds["bn1.bias"] == "bias"
+    assert (kinds["fc.weight"], kinds["fc.bias"]) == ("readout", "readout_bias")
+
+
+def test_only_the_trained_kind_moves():
+    name, kw, img = CONVNEXT
+    model = create_model(name, {"ref_model": name, "ref_kwargs": kw, "ref_lr": 0.1},
+                         **{**kw, "dims": [16, 32, 64, 128]})
+    kinds = kinds_of(model, base_shapes(build_meta(name, **kw)))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    _logit_change(lambda: model, "layerscale", kinds, _batch(img), "adamw", 1e-2, 2, {})
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert moved == {n for n, k in kinds.items() if k == "layerscale"}
+
+
+def test_a_family_whose_blocks_change_with_width_is_refused():
+    """resnet18's plain stem has 64 channels: at x4 the first stage drops its shortcut."""
+    kw = {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 128], "num_classes": 10}
+    with pytest.raises(ValueError, match="widening changes its blocks.*stem_type=deep"):
+        coord_check("resnet18", kw, [1, 4], "am_mup", _batch(16), "adamw", 1e-3)
+
+
 def test_slope_per_doubling():
     assert slope_per_doubling([1, 2, 4], [3.0, 6.0, 12.0]) == pytest.approx(1.0)
     assert slope_per_doubling([1, 2, 4], [5.0, 5.0, 5.0]) == pytest.approx(0.0)
+    assert slope_per_doubling([1, 2, 4], [0.0, 0.0, 1.0]) is None  # nothing moved: no slope
 
 
 @pytest.mark.parametrize("model,opt,lr", [(CONVNEXT, "momentum", 0.01), (CONVNEXT, "adamw", 1e-3),
@@ -54,9 +92,9 @@ def test_mup_keeps_every_kind_in_place(model, opt, lr):
     move the logits by about x2 per doubling of width, up or down."""
     name, kw, img = model
     timm_kwargs = {"momentum": 0.0} if opt == "momentum" else {}
-    mup = coord_check(name, kw, [1, 2, 4], "am_mup", _batch(img), opt, lr, seeds=1,
-                      tolerance=0.5, **timm_kwargs)
-    sp = coord_check(name, kw, [1, 2, 4], "standard", _batch(img), opt, lr, seeds=1,
+    mup = coord_check(name, kw, [1, 2, 4], "am_mup", _batch(img), opt, lr, steps=3, seeds=1,
+                      tolerance=0.5, **timm_kwargs)  # the narrow end shrinks a little
+    sp = coord_check(name, kw, [1, 2, 4], "standard", _batch(img), opt, lr, steps=3, seeds=1,
                      **timm_kwargs)
     assert set(mup["kinds"]) >= {"input", "hidden", "readout", "norm", "bias"}
     drifting = {k: round(r["slope"], 2) for k, r in mup["kinds"].items() if not r["flat"]}
