@@ -4,6 +4,7 @@
 # with a cosine schedule), the width check (width: 600 steps, cosine) and the depth-and-width
 # check (combined: 600 steps, cosine).
 #   bash sweeps/evidence.sh resnet18_narrow [short|long|all|width|combined] [override ...]
+# (all = short and long: the depth evidence.)
 #   bash sweeps/evidence.sh convnext_narrow all data.img_size=32
 #   bash sweeps/evidence.sh resnet18_slim width
 # Each check writes multirun/evidence/<model>/<check>_<optim>/ and resumes where it stopped.
@@ -12,6 +13,8 @@ cd "$(dirname "$0")/.."
 model=$1; which=${2:-all}; extra=("${@:3}")
 declare -A sweeps=([short]=transfer_check [long]=transfer_check_long [width]=width_check_long
                     [combined]=combined_check_long)
+[[ $which == all || -v "sweeps[$which]" ]] || {
+  echo "unknown check '$which': short, long, all (short and long), width or combined" >&2; exit 2; }
 for horizon in short long width combined; do
   [[ $which == "$horizon" || ($which == all && $horizon =~ ^(short|long)$) ]] || continue
   sweep=${sweeps[$horizon]}
