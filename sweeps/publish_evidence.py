@@ -1,14 +1,14 @@
-"""Copy finished checks into docs/ and print the summary tables of docs/evidence.md (depth)
-and docs/width.md (width, and depth with width).
+"""Copy the checks into docs/ and print the summary tables of docs/evidence.md (depth) and
+docs/width.md (width, and depth with width).
 
     python sweeps/publish_evidence.py [multirun/evidence] [--measure minimal_path]
 
-For each multirun/evidence/<model>/<check>_<optim>/ with a verdict, the verdict is made again
-from the records (python -m amup_timm.check); verdict.json and .md go to
-docs/data/evidence/<model>_<horizon>_<optim>.*, its plots to docs/img/evidence/, and every
-run's results.json (with the sweep's multirun.yaml) to docs/data/evidence/runs/: enough to
-redo the verdict (python -m amup_timm.check docs/data/evidence/runs/<model>/<check>) or, copied
-back under multirun/evidence, to resume the checks where they stopped.
+Every multirun/evidence/<model>/<check>_<optim>/, finished or not, has its runs' results.json
+(with the sweep's multirun.yaml) copied to docs/data/evidence/runs/: enough to redo a verdict
+(python -m amup_timm.check docs/data/evidence/runs/<model>/<check>) or, copied back under
+multirun/evidence, to resume the checks where they stopped. For each check with a verdict, the
+verdict is made again from the records; verdict.json and .md go to
+docs/data/evidence/<model>_<check>_<optim>.*, its plots to docs/img/evidence/.
 """
 
 from __future__ import annotations
@@ -48,15 +48,18 @@ def main() -> None:
               "width": [header[0].format("drift per doubling"), header[1]]}
     order = {f"{c}_{o}": i for i, (c, o) in enumerate(
         (c, o) for c in ("short", "long", "width", "combined") for o in ("sgd_plain", "adamw"))}
-    for verdict in sorted(Path(args.root).glob("*/*/verdict/verdict.json"),
-                          key=lambda v: (v.parents[2].name, order.get(v.parents[1].name, 9))):
-        check = verdict.parent.parent
-        check_main([str(check)], quiet=True)
+    for check in sorted((m.parent for m in Path(args.root).glob("*/*/multirun.yaml")),
+                        key=lambda c: (c.parent.name, order.get(c.name, 9))):
         keep = kept / check.parent.name / check.name  # the records, to redo or resume the check
         shutil.rmtree(keep, ignore_errors=True)
         for f in [check / "multirun.yaml", *check.rglob("results.json")]:
             (keep / f.relative_to(check)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(f, keep / f.relative_to(check))
+        verdict = check / "verdict" / "verdict.json"
+        if not verdict.is_file():  # still running: its records are kept, no verdict yet
+            print(f"{check}: no verdict yet, records kept in {keep}")
+            continue
+        check_main([str(check)], quiet=True)
         name = f"{check.parent.name}_{check.name}"
         for suffix in ("json", "md"):
             shutil.copy(verdict.with_suffix(f".{suffix}"), data / f"{name}.{suffix}")
