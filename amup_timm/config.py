@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional
 
@@ -123,3 +124,15 @@ def register_configs() -> None:
     if not OmegaConf.has_resolver("pow10"):
         OmegaConf.register_new_resolver("pow10", lambda x: 10 ** float(x))
     ConfigStore.instance().store(group="amup", name="amup_schema", node=AmupConfig)
+
+
+def run_app(task: Callable[[Any], Any], config_name: str) -> None:
+    """Run ``task(cfg)`` as a Hydra app composed from the package's ``conf/<config_name>.yaml``
+    (the command line's overrides apply, as for train.py)."""
+    from pathlib import Path
+
+    import hydra
+
+    register_configs()
+    conf = str(Path(__file__).resolve().parents[1] / "conf")
+    hydra.main(version_base="1.3", config_path=conf, config_name=config_name)(task)()

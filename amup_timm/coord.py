@@ -203,13 +203,9 @@ def run_coord(cfg) -> list[dict]:
 
 def main() -> None:
     """``python -m amup_timm.coord``: Hydra-composed like train.py (conf/coord.yaml)."""
-    import hydra
+    from .config import run_app
 
-    from .config import register_configs
-
-    register_configs()
-    conf = str(Path(__file__).resolve().parents[1] / "conf")
-    hydra.main(version_base="1.3", config_path=conf, config_name="coord")(run_coord)()
+    run_app(run_coord, "coord")
 
 
 if __name__ == "__main__":

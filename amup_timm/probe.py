@@ -347,15 +347,9 @@ def plot_probe(result: dict, out, by: str = "depth") -> list:
 
 def main() -> None:
     """``python -m amup_timm.probe``: Hydra-composed like train.py (conf/probe.yaml)."""
-    from pathlib import Path
+    from .config import run_app
 
-    import hydra
-
-    from .config import register_configs
-
-    register_configs()
-    conf = str(Path(__file__).resolve().parents[1] / "conf")
-    hydra.main(version_base="1.3", config_path=conf, config_name="probe")(run_probe)()
+    run_app(run_probe, "probe")
 
 
 if __name__ == "__main__":
