@@ -149,8 +149,11 @@ def transfer(res: Resolved, optimizer: str = "sgd", ref_lr: float | None = None)
     scheme = get_scheme(cfg.scheme)
     exponent = scheme.depth_exponent(cfg, optimizer)
     if exponent == -1.5 and is_adam_like(optimizer):
-        warnings.warn(f"the -3/2 depth law is a plain-SGD result; applying it to {optimizer!r} "
-                      "(fits are recorded per optimizer)", stacklevel=3)
+        warnings.warn(f"the -3/2 depth law is a plain-SGD result; applying it to {optimizer!r}. "
+                      "With AdamW over long runs the measured optimum did not fall with depth "
+                      "(docs/evidence.md): measure your family's exponent with "
+                      "+sweeps=transfer_check_long optim=adamw and train with "
+                      "amup.exponent_from=<that sweep dir>", stacklevel=3)
     measure = scheme.measure(cfg)
     L = depth_of(res.report, measure, cfg.L)
     L_ref = depth_of(ref_report, measure, cfg.L_ref)

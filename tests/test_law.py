@@ -54,7 +54,7 @@ def test_own_reference_and_pins():
 
 
 def test_adam_warns_and_standard_is_flat():
-    with pytest.warns(UserWarning, match="plain-SGD"):
+    with pytest.warns(UserWarning, match="plain-SGD.*amup.exponent_from="):
         amup_timm.transfer_lr("resnet34", {"ref_depth": 18, "ref_lr": 1e-3}, optimizer="adamw")
     t = amup_timm.transfer_lr("resnet34", {"ref_depth": 18, "ref_lr": 0.1, "scheme": "standard"})
     assert t.lr == 0.1
