@@ -18,6 +18,8 @@ from .report import ModelReport, describe
 from .schemes import get_scheme
 from .width import is_adam_like
 
+DATA_KWARGS = ("in_chans", "num_classes")  # set by the data, not by the architecture
+
 
 @dataclass
 class Reference:
@@ -75,7 +77,8 @@ def resolve_reference(name: str, kwargs: dict[str, Any], cfg: AmupConfig,
     """The reference architecture of docs/design.md §4 (a)-(c), or None when there is none."""
     if cfg.ref_model is not None:
         check_model_name(cfg.ref_model)
-        return Reference(cfg.ref_model, dict(cfg.ref_kwargs))
+        data = {k: kwargs[k] for k in DATA_KWARGS if k in kwargs}  # the reference saw this data
+        return Reference(cfg.ref_model, {**data, **cfg.ref_kwargs})
     if cfg.ref_depth is None:
         return None
     target = target if target is not None else build_meta(name, **kwargs)

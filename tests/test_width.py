@@ -113,3 +113,7 @@ def test_twin_with_more_than_width_warns():
         amup_timm.create_model("resnet18", amup={"ref_model": "resnet18", "ref_kwargs": {
             **deep, "channels": [8, 16, 32, 64], "stem_width": 4}},
             **deep, channels=[64, 128, 256, 512], stem_width=32)
+        # the reference is built for the target's data: 1-channel images, 10 classes
+        amup_timm.create_model("resnet18", amup={"ref_model": "resnet18", "ref_kwargs": {
+            **deep, "channels": [8, 16, 32, 64], "stem_width": 4}},
+            **deep, channels=[64, 128, 256, 512], stem_width=32, in_chans=1, num_classes=10)
