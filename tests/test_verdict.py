@@ -77,6 +77,11 @@ def test_misfit_against_seeds_and_grid():
     spread = [(-0.1, 0.1), (0.25, 0.75), (0.4, 0.6)]  # ... unless the seeds disagree that much
     assert misfit([1, 2, 4], zigzag, spread, [0.125] * 3) < 0
     assert misfit([1, 2], lrs[:2], one_seed[:2], [0.125] * 2) is None  # two points always fit
+    # log10 eta* -0.375, -0.25, -0.5, -0.5: the line passes exactly through the first one's
+    # range edge widened by half its eighth-decade gap, which fits (not by float noise)
+    touch = [(-0.375, -0.375), (-0.5, -0.25), (-0.5, -0.5), (-0.5, -0.5)]
+    assert misfit([8, 16, 32, 64], [10 ** -0.375, 10 ** -0.25, 10 ** -0.5, 10 ** -0.5], touch,
+                  [0.0625] * 4) == 0
 
 
 def test_eta_range_follows_the_seeds():
