@@ -47,7 +47,8 @@ def main() -> None:
     tables = {"depth": [header[0].format("slope"), header[1]],
               "width": [header[0].format("drift per doubling"), header[1]]}
     order = {f"{c}_{o}": i for i, (c, o) in enumerate(
-        (c, o) for c in ("short", "long", "width", "combined") for o in ("sgd_plain", "adamw"))}
+        (c, o) for c in ("short", "long", "width", "width1500", "combined")
+        for o in ("sgd_plain", "adamw"))}
     for check in sorted((m.parent for m in Path(args.root).glob("*/*/multirun.yaml")),
                         key=lambda c: (c.parent.name, order.get(c.name, 9))):
         keep = kept / check.parent.name / check.name  # the records, to redo or resume the check
@@ -81,7 +82,7 @@ def main() -> None:
                    sum(r["failed"] for r in g["rows"]))
             etas = ", ".join(f"{r['value']}: {fmt(r['eta_star'])}{'*' if r['at_edge'] else ''}"
                              for r in g["rows"])
-            tables["width" if horizon in ("width", "combined") else "depth"].append(
+            tables["width" if horizon in ("width", "width1500", "combined") else "depth"].append(
                 f"| {check.parent.name} | {horizon} | {optim} | {g['scheme']} | {etas} "
                 f"| {fmt(t.get('slope'), '+.2f')} ({fmt(lo, '+.2f')}, {fmt(hi, '+.2f')}) | "
                 f"{fmt(t.get('r2'), '.2f')} | {g['call'].split(':')[0]} | {regret} | {acc} | "
