@@ -24,6 +24,7 @@ from amup_timm.check import main as check_main
 from amup_timm.verdict import interval
 
 ROOT = Path(__file__).resolve().parents[1]
+DEPTH_CHECKS, WIDTH_CHECKS = ("short", "long"), ("width", "width1500", "combined")  # table order
 
 
 def fmt(x, spec=".3g"):
@@ -47,7 +48,7 @@ def main() -> None:
     tables = {"depth": [header[0].format("slope"), header[1]],
               "width": [header[0].format("drift per doubling"), header[1]]}
     order = {f"{c}_{o}": i for i, (c, o) in enumerate(
-        (c, o) for c in ("short", "long", "width", "width1500", "combined")
+        (c, o) for c in DEPTH_CHECKS + WIDTH_CHECKS
         for o in ("sgd_plain", "adamw"))}
     for check in sorted((m.parent for m in Path(args.root).glob("*/*/multirun.yaml")),
                         key=lambda c: (c.parent.name, order.get(c.name, 9))):
@@ -82,7 +83,7 @@ def main() -> None:
                    sum(r["failed"] for r in g["rows"]))
             etas = ", ".join(f"{r['value']}: {fmt(r['eta_star'])}{'*' if r['at_edge'] else ''}"
                              for r in g["rows"])
-            tables["width" if horizon in ("width", "width1500", "combined") else "depth"].append(
+            tables["width" if horizon in WIDTH_CHECKS else "depth"].append(
                 f"| {check.parent.name} | {horizon} | {optim} | {g['scheme']} | {etas} "
                 f"| {fmt(t.get('slope'), '+.2f')} ({fmt(lo, '+.2f')}, {fmt(hi, '+.2f')}) | "
                 f"{fmt(t.get('r2'), '.2f')} | {g['call'].split(':')[0]} | {regret} | {acc} | "
