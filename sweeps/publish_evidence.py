@@ -1,14 +1,16 @@
-"""Copy the checks into docs/ and print the summary tables of docs/evidence.md (depth) and
-docs/width.md (width, and depth with width).
+"""Copy the checks into docs/ and write the summary tables of docs/evidence.md (depth) and
+docs/width.md (width, depth with width, coordinate checks).
 
-    python sweeps/publish_evidence.py [multirun/evidence] [--measure minimal_path]
+    python sweeps/publish_evidence.py [multirun/evidence]
 
 Every multirun/evidence/<model>/<check>_<optim>/, finished or not, has its runs' results.json
 (with the sweep's multirun.yaml) copied to docs/data/evidence/runs/: enough to redo a verdict
 (python -m amup_timm.check docs/data/evidence/runs/<model>/<check>) or, copied back under
 multirun/evidence, to resume the checks where they stopped. For each check with a verdict, the
 verdict is made again from the records; verdict.json and .md go to
-docs/data/evidence/<model>_<check>_<optim>.*, its plots to docs/img/evidence/.
+docs/data/evidence/<model>_<check>_<optim>.*, its plots to docs/img/evidence/. The tables are
+then made from docs/data alone and written between the pages' ``<!-- table: NAME -->`` and
+``<!-- end table -->`` lines, so the pages say what the data says.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ from amup_timm.check import main as check_main
 from amup_timm.verdict import interval
 
 ROOT = Path(__file__).resolve().parents[1]
-DEPTH_CHECKS, WIDTH_CHECKS = ("short", "long"), ("width", "width1500", "combined")  # table order
+DATA, IMG = ROOT / "docs" / "data" / "evidence", ROOT / "docs" / "img" / "evidence"
+DEPTH_CHECKS, WIDTH_CHECKS = ("short", "long"), ("width", "width1500", "combined")
+OPTIMS = ("sgd_plain", "adamw")
+FAMILIES = ("resnet18_narrow", "resnet50_narrow", "vit_narrow", "convnext_narrow")  # #11's order
+NAME = re.compile(rf"(.+)_({'|'.join(DEPTH_CHECKS + WIDTH_CHECKS)})_({'|'.join(OPTIMS)})")
+PAGES = {"depth": "evidence.md", "links": "evidence.md", "width": "width.md", "coord": "width.md"}
 
 
 def fmt(x, spec=".3g"):
@@ -33,26 +40,119 @@ def fmt(x, spec=".3g"):
     return "diverged" if isinstance(x, float) and math.isinf(x) else format(x, spec)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("root", nargs="?", default=str(ROOT / "multirun" / "evidence"))
-    p.add_argument("--measure", default="minimal_path")
-    args = p.parse_args()
-    data, img = ROOT / "docs" / "data" / "evidence", ROOT / "docs" / "img" / "evidence"
-    kept = data / "runs"
-    data.mkdir(parents=True, exist_ok=True)
-    img.mkdir(parents=True, exist_ok=True)
+def order(model: str, check: str, optim: str) -> tuple:
+    """Families in the issue's order, then the rest by name; checks and optimizers as listed."""
+    family = FAMILIES.index(model) if model in FAMILIES else len(FAMILIES)
+    return family, model, (DEPTH_CHECKS + WIDTH_CHECKS).index(check), OPTIMS.index(optim)
+
+
+def published(data: Path = DATA) -> list[tuple[str, str, str, dict]]:
+    """(model, check, optimizer, verdict) of every verdict in ``data``, in table order."""
+    out = []
+    for f in data.glob("*.json"):
+        if m := NAME.fullmatch(f.stem):
+            out.append((*m.groups(), json.loads(f.read_text())))
+    return sorted(out, key=lambda x: order(*x[:3]))
+
+
+def summary_rows(model: str, check: str, optim: str, result: dict) -> list[str]:
+    """One table row per scheme of a check's verdict (minimal-path L for depth)."""
+    rows = []
+    for g in result["groups"]:
+        t = g["trends"].get("minimal_path" if result["axis"] == "depth" else "width", {})
+        lo, hi = interval(t)
+        regret = "; ".join(f"{r['value']}: {fmt(r['regret'], '+.3f')} "
+                           f"({fmt(r['regret_rel'], '+.0%')})" for r in g["regret"])
+        acc = "; ".join(f"{fmt(r['star_val_acc'], '.3f')} / {fmt(r['val_acc'], '.3f')}"
+                        for r in g["regret"])
+        saved = "; ".join(f"{fmt(r['compute_saved'], '.1f')}x" for r in g["regret"])
+        runs = sum(r["runs"] for r in g["rows"]) + sum(r["seeds"] for r in g["regret"])
+        bad = (sum(r["diverged"] for r in g["rows"]) + sum(r["diverged"] for r in g["regret"]),
+               sum(r["failed"] for r in g["rows"]))
+        etas = ", ".join(f"{r['value']}: {fmt(r['eta_star'])}{'*' if r['at_edge'] else ''}"
+                         for r in g["rows"])
+        rows.append(
+            f"| {model} | {check} | {optim} | {g['scheme']} | {etas} "
+            f"| {fmt(t.get('slope'), '+.2f')} ({fmt(lo, '+.2f')}, {fmt(hi, '+.2f')}) | "
+            f"{fmt(t.get('r2'), '.2f')} | {g['call'].split(':')[0]} | {regret} | {acc} | "
+            f"{saved} | {runs} ({bad[0]}, {bad[1]}) |")
+    return rows
+
+
+def links_table(checks: list[tuple[str, str, str, dict]], runs: Path = DATA / "runs") -> list[str]:
+    """Per depth family: each check's full table and plots, or what stands in their place."""
+    cells = {(m, c, o) for m, c, o, _ in checks}
+    families = sorted({m for m, c, _, _ in checks if c in DEPTH_CHECKS}
+                      | {d.parent.name for c in DEPTH_CHECKS for d in runs.glob(f"*/{c}_*")},
+                      key=lambda m: order(m, DEPTH_CHECKS[0], OPTIMS[0]))
+    out = ["| family | short, plain SGD | short, AdamW | long, plain SGD | long, AdamW |",
+           "|---|---|---|---|---|"]
+    for m in families:
+        row = []
+        for c in DEPTH_CHECKS:
+            for o in OPTIMS:
+                n = f"{m}_{c}_{o}"
+                row.append(f"[table](data/evidence/{n}.md), [curves](img/evidence/{n}_curves.png), "
+                           f"[eta*](img/evidence/{n}_eta.png)" if (m, c, o) in cells else
+                           "running (records kept)" if (runs / m / f"{c}_{o}").is_dir() else
+                           "not measured")
+        out.append(f"| {m} | " + " | ".join(row) + " |")
+    return out
+
+
+def coord_table(folder: Path = ROOT / "docs" / "data" / "coord") -> list[str]:
+    """The slopes per doubling of sweeps/coord_checks.sh, one row per model, optimizer, scheme."""
+    from amup_timm.coord import KINDS
+
+    out = ["| model | optimizer | scheme | " + " | ".join(KINDS) + " |",
+           "|" + "---|" * (3 + len(KINDS))]
+    for f in sorted(folder.glob("*.json")):
+        for r in json.loads(f.read_text()):
+            cells = [fmt(r["kinds"][k]["slope"], "+.2f") if k in r["kinds"] else "" for k in KINDS]
+            out.append(f"| {re.sub(r'_(sgd_plain|adamw)$', '', f.stem)} | "
+                       f"{r['optimizer']} | {r['scheme']} | " + " | ".join(cells) + " |")
+    return out
+
+
+def tables(data: Path = DATA) -> dict[str, list[str]]:
+    """Every summary table of the pages, from docs/data alone."""
     header = ["| model | check | optimizer | scheme | eta* by size | {} (95%: seeds, grid) "
               "| R^2 | verdict | regret at each larger size (relative) | acc at eta* / "
               "transferred | compute saved | runs (diverged, failed) |", "|" + "---|" * 12]
-    tables = {"depth": [header[0].format("slope"), header[1]],
-              "width": [header[0].format("drift per doubling"), header[1]]}
-    order = {f"{c}_{o}": i for i, (c, o) in enumerate(
-        (c, o) for c in DEPTH_CHECKS + WIDTH_CHECKS
-        for o in ("sgd_plain", "adamw"))}
-    for check in sorted((m.parent for m in Path(args.root).glob("*/*/multirun.yaml")),
-                        key=lambda c: (c.parent.name, order.get(c.name, 9))):
-        keep = kept / check.parent.name / check.name  # the records, to redo or resume the check
+    checks = published(data)
+    out = {"depth": [header[0].format("slope"), header[1]],
+           "width": [header[0].format("drift per doubling"), header[1]],
+           "links": links_table(checks, data / "runs"), "coord": coord_table()}
+    for model, check, optim, result in checks:
+        out["depth" if check in DEPTH_CHECKS else "width"] += summary_rows(model, check, optim,
+                                                                           result)
+    return out
+
+
+def block(page: str, name: str) -> re.Match:
+    """The ``<!-- table: name -->`` ... ``<!-- end table -->`` block of ``page``."""
+    m = re.search(rf"<!-- table: {name} -->\n(.*?)<!-- end table -->", page, re.S)
+    if m is None:
+        raise SystemExit(f"no '<!-- table: {name} -->' ... '<!-- end table -->' lines in the "
+                         "page: add them where the table goes")
+    return m
+
+
+def write_tables(docs: Path = ROOT / "docs") -> None:
+    for name, rows in tables().items():
+        path = docs / PAGES[name]
+        page = path.read_text()
+        m = block(page, name)
+        path.write_text(page[:m.start(1)] + "\n".join(rows) + "\n" + page[m.end(1):])
+        print(f"{path.relative_to(ROOT)}: table '{name}', {len(rows) - 2} rows")
+
+
+def copy_checks(root: Path) -> None:
+    """Records of every check under ``root``; verdicts, their tables and plots where finished."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    IMG.mkdir(parents=True, exist_ok=True)
+    for check in sorted(m.parent for m in root.glob("*/*/multirun.yaml")):
+        keep = DATA / "runs" / check.parent.name / check.name  # to redo or resume the check
         shutil.rmtree(keep, ignore_errors=True)
         for f in [check / "multirun.yaml", *check.rglob("results.json")]:
             (keep / f.relative_to(check)).parent.mkdir(parents=True, exist_ok=True)
@@ -64,50 +164,16 @@ def main() -> None:
         check_main([str(check)], quiet=True)
         name = f"{check.parent.name}_{check.name}"
         for suffix in ("json", "md"):
-            shutil.copy(verdict.with_suffix(f".{suffix}"), data / f"{name}.{suffix}")
+            shutil.copy(verdict.with_suffix(f".{suffix}"), DATA / f"{name}.{suffix}")
         for plot in ("eta", "curves"):
-            shutil.copy(verdict.parent / f"{plot}.png", img / f"{name}_{plot}.png")
-        result = json.loads(verdict.read_text())
-        horizon, optim = check.name.split("_", 1)
-        measure = args.measure if result["axis"] == "depth" else "width"
-        for g in result["groups"]:
-            t = g["trends"].get(measure, {})
-            lo, hi = interval(t)
-            regret = "; ".join(f"{r['value']}: {fmt(r['regret'], '+.3f')} "
-                               f"({fmt(r['regret_rel'], '+.0%')})" for r in g["regret"])
-            acc = "; ".join(f"{fmt(r['star_val_acc'], '.3f')} / {fmt(r['val_acc'], '.3f')}"
-                            for r in g["regret"])
-            saved = "; ".join(f"{fmt(r['compute_saved'], '.1f')}x" for r in g["regret"])
-            runs = sum(r["runs"] for r in g["rows"]) + sum(r["seeds"] for r in g["regret"])
-            bad = (sum(r["diverged"] for r in g["rows"]) + sum(r["diverged"] for r in g["regret"]),
-                   sum(r["failed"] for r in g["rows"]))
-            etas = ", ".join(f"{r['value']}: {fmt(r['eta_star'])}{'*' if r['at_edge'] else ''}"
-                             for r in g["rows"])
-            tables["width" if horizon in WIDTH_CHECKS else "depth"].append(
-                f"| {check.parent.name} | {horizon} | {optim} | {g['scheme']} | {etas} "
-                f"| {fmt(t.get('slope'), '+.2f')} ({fmt(lo, '+.2f')}, {fmt(hi, '+.2f')}) | "
-                f"{fmt(t.get('r2'), '.2f')} | {g['call'].split(':')[0]} | {regret} | {acc} | "
-                f"{saved} | {runs} ({bad[0]}, {bad[1]}) |")
-    print_coord_table(ROOT / "docs" / "data" / "coord")
-    for axis, rows in tables.items():
-        if len(rows) > 2:
-            print(f"\n{axis}:\n" + "\n".join(rows))
+            shutil.copy(verdict.parent / f"{plot}.png", IMG / f"{name}_{plot}.png")
 
 
-def print_coord_table(folder: Path) -> None:
-    """The slopes per doubling of sweeps/coord_checks.sh, one row per model, optimizer, scheme."""
-    from amup_timm.coord import KINDS
-
-    files = sorted(folder.glob("*.json"))
-    if not files:
-        return
-    print("\ncoordinate checks (log2 |logit change| per doubling of width, one kind trained):")
-    print("| model | optimizer | scheme | " + " | ".join(KINDS) + " |\n|" + "---|" * (3 + len(KINDS)))
-    for f in files:
-        for r in json.loads(f.read_text()):
-            cells = [fmt(r["kinds"][k]["slope"], "+.2f") if k in r["kinds"] else "" for k in KINDS]
-            print(f"| {re.sub(r'_(sgd_plain|adamw)$', '', f.stem)} | "
-                  f"{r['optimizer']} | {r['scheme']} | " + " | ".join(cells) + " |")
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("root", nargs="?", default=str(ROOT / "multirun" / "evidence"))
+    copy_checks(Path(p.parse_args().root))
+    write_tables()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,39 @@
+"""The evidence pages say what their data says (sweeps/publish_evidence.py)."""
+
+import importlib.util
+
+import pytest
+
+from helpers import ROOT
+
+spec = importlib.util.spec_from_file_location("publish_evidence",
+                                              ROOT / "sweeps" / "publish_evidence.py")
+publish = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(publish)
+
+
+@pytest.mark.parametrize("name", sorted(publish.PAGES))
+def test_page_tables_are_made_from_docs_data(name):
+    """Every row of docs/evidence.md's and docs/width.md's summary tables is the publisher's
+    row for a verdict in docs/data: no number typed by hand, none left stale."""
+    page = (ROOT / "docs" / publish.PAGES[name]).read_text()
+    rows = publish.tables()[name]
+    assert len(rows) > 2
+    assert publish.block(page, name).group(1) == "\n".join(rows) + "\n"
+
+
+def test_links_say_what_is_not_published(tmp_path):
+    """A family with records but no verdict is 'running', a check without records 'not
+    measured'; a published one links its table and plots."""
+    (tmp_path / "runs" / "vit_narrow" / "short_adamw").mkdir(parents=True)
+    done = [("vit_narrow", "short", "sgd_plain", {})]
+    rows = publish.links_table(done, tmp_path / "runs")
+    assert rows[2] == ("| vit_narrow | [table](data/evidence/vit_narrow_short_sgd_plain.md), "
+                       "[curves](img/evidence/vit_narrow_short_sgd_plain_curves.png), "
+                       "[eta*](img/evidence/vit_narrow_short_sgd_plain_eta.png) | "
+                       "running (records kept) | not measured | not measured |")
+
+
+def test_a_page_without_the_table_lines_names_them():
+    with pytest.raises(SystemExit, match=r"no '<!-- table: depth -->'.*add them"):
+        publish.block("# a page\n", "depth")
