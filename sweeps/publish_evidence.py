@@ -31,7 +31,8 @@ DEPTH_CHECKS, WIDTH_CHECKS = ("short", "long"), ("width", "width1500", "combined
 OPTIMS = ("sgd_plain", "adamw")
 FAMILIES = ("resnet18_narrow", "resnet50_narrow", "vit_narrow", "convnext_narrow")  # #11's order
 NAME = re.compile(rf"(.+)_({'|'.join(DEPTH_CHECKS + WIDTH_CHECKS)})_({'|'.join(OPTIMS)})")
-PAGES = {"depth": "evidence.md", "links": "evidence.md", "width": "width.md", "coord": "width.md"}
+PAGES = {"glance": "evidence.md", "depth": "evidence.md", "links": "evidence.md",
+         "width": "width.md", "coord": "width.md"}
 
 
 def fmt(x, spec=".3g"):
@@ -79,6 +80,28 @@ def summary_rows(model: str, check: str, optim: str, result: dict) -> list[str]:
     return rows
 
 
+def glance_row(model: str, check: str, optim: str, result: dict) -> str:
+    """One row of the depth page's first table: how well the models learn, AM-muP's exponent,
+    and the worst accuracy cost of each scheme's transferred LR at a larger depth."""
+    groups = {g["scheme"]: g for g in result["groups"]}
+    best = max(r["star_val_acc"] for g in groups.values() for r in g["rows"])
+
+    def cost(scheme: str) -> str:
+        regret = groups[scheme]["regret"] if scheme in groups else []
+        if not regret:
+            return "-"
+        if any(r["acc_regret"] is None for r in regret):
+            return "diverged"
+        return f"{100 * max(r['acc_regret'] for r in regret):+.1f}"
+
+    t = groups["am_mup"]["trends"]["minimal_path"] if "am_mup" in groups else {}
+    lo, hi = interval(t)
+    call = groups["am_mup"]["call"].split(":")[0] if "am_mup" in groups else "-"
+    return (f"| {model} | {check} | {optim} | {100 * best:.1f}% | {fmt(t.get('slope'), '+.2f')} "
+            f"({fmt(lo, '+.2f')}, {fmt(hi, '+.2f')}): {call} | {cost('am_mup')} | "
+            f"{cost('standard')} |")
+
+
 def links_table(checks: list[tuple[str, str, str, dict]], runs: Path = DATA / "runs") -> list[str]:
     """Per depth family: each check's full table and plots, or what stands in their place."""
     cells = {(m, c, o) for m, c, o, _ in checks}
@@ -120,10 +143,15 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
               "| R^2 | verdict | regret at each larger size (relative) | acc at eta* / "
               "transferred | compute saved | runs (diverged, failed) |", "|" + "---|" * 12]
     checks = published(data)
-    out = {"depth": [header[0].format("slope"), header[1]],
+    out = {"glance": ["| family | horizon | optimizer | best held-out acc | AM-muP's eta* "
+                      "exponent (95%): the -1.5 law | points lost at a deeper model, the law's "
+                      "LR | the same, one LR with timm's init |", "|" + "---|" * 7],
+           "depth": [header[0].format("slope"), header[1]],
            "width": [header[0].format("drift per doubling"), header[1]],
            "links": links_table(checks, data / "runs"), "coord": coord_table()}
     for model, check, optim, result in checks:
+        if check in DEPTH_CHECKS:
+            out["glance"].append(glance_row(model, check, optim, result))
         out["depth" if check in DEPTH_CHECKS else "width"] += summary_rows(model, check, optim,
                                                                            result)
     return out
