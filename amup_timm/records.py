@@ -100,6 +100,7 @@ def normalize(res: dict, where: str) -> dict:
             "val_acc": final.get("val_acc"), "width": nominal_width(kwargs),
             "stage": (cfg.get("check") or {}).get("stage", "grid"),
             "scale": cfg.get("scale") or {}, "wall_s": res.get("wall_s"),
+            "steps": res.get("steps"), "max_steps": res.get("max_steps"),
             "error": res.get("error"), "path": where}
 
 

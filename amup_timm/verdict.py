@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 from collections import defaultdict
 from typing import Any
 
@@ -164,6 +165,20 @@ def held_out(records: list[dict]) -> dict[str, Any]:
     return {"val_loss": loss, "val_acc": acc, "seeds": len(done), "diverged": diverged}
 
 
+def compute_s(records: list[dict], typical: float | None) -> float:
+    """What some runs of one size cost: ``typical`` seconds (the median wall time of a
+    finished run of that size) a run, times the share of its steps a run that stopped early
+    ran; the run's own wall time where either is unknown. One run paused or slowed by other
+    work on the machine does not move it."""
+    total = 0.0
+    for r in records:
+        if typical and r.get("max_steps") and r.get("steps") is not None:
+            total += typical * min(1.0, r["steps"] / r["max_steps"])
+        else:
+            total += r["wall_s"] or 0.0
+    return total
+
+
 def axis_value(rec: dict, axis: str) -> Any:
     return rec["depth"] if axis == "depth" else rec["width"]
 
@@ -176,6 +191,11 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
     by_value: dict[Any, list[dict]] = defaultdict(list)
     for r in grid:
         by_value[axis_value(r, axis)].append(r)
+    walls: dict[Any, list[float]] = defaultdict(list)
+    for r in grid + moved:
+        if r["status"] == "finished" and r["wall_s"]:
+            walls[axis_value(r, axis)].append(r["wall_s"])
+    typical = {v: statistics.median(w) for v, w in walls.items()}
     rows = []
     for value, recs in sorted(by_value.items(), key=lambda kv: kv[0] or 0):
         cells = cell_losses(recs, select)
@@ -199,7 +219,7 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
             "star_val_acc": best["val_acc"] if best else None, "curve": curve,
             "runs": len(recs), "diverged": sum(r["status"] == "diverged" for r in recs),
             "failed": sum(r["status"] == "failed" for r in recs),
-            "wall_s": sum(r["wall_s"] or 0.0 for r in recs), "lrs": len(lrs),
+            "compute_s": compute_s(recs, typical.get(value)), "lrs": len(lrs),
             "seeds": len(seeds)})
     ok = [r for r in rows if r["eta_star"] is not None]
     cells_by = {r["value"]: cell_losses(by_value[r["value"]], select) for r in ok}
@@ -227,8 +247,9 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
         best = row["star_val_loss"]
         loss_regret = (got["val_loss"] - best if best is not None and got["val_loss"] is not None
                        else None)
-        target_cost = row["wall_s"]
-        transfer_cost = (base["wall_s"] if base else 0.0) + sum(r["wall_s"] or 0.0 for r in runs)
+        target_cost = row["compute_s"]
+        transfer_cost = ((base["compute_s"] if base else 0.0)
+                         + compute_s(runs, typical.get(row["value"])))
         regret.append({
             "value": row["value"], "lr": lr, "eta_star": row["eta_star"],
             "off_log10": (abs(math.log10(lr) - math.log10(row["eta_star"]))

@@ -122,6 +122,28 @@ def test_regret_compute_saved_and_divergence():
     assert am["exponent"] == -1.5 and sp["exponent"] == 0.0
 
 
+def test_compute_saved_ignores_a_paused_run_and_counts_a_diverged_one_by_its_steps():
+    """Cost is the size's median finished wall time per run: a run paused for CI (1,000x its
+    wall) leaves compute saved where it was; a run diverged at step 10 of 100 costs a tenth."""
+    def with_steps(recs):
+        return [{**r, "steps": 100, "max_steps": 100} for r in recs]
+
+    def saved(recs):
+        return verdict(recs, "depth", "mean")["groups"][0]["regret"][-1]["compute_saved"]
+
+    moved = [rec(16, -1.9, s, 9.0, "transfer") for s in range(3)]
+    plain = with_steps(sweep(-1.5) + moved)
+    grid_runs = 3 * len(GRID)
+    assert saved(plain) == pytest.approx(grid_runs * 16 / (grid_runs * 4 + 3 * 16))
+    paused = [dict(r) for r in plain]
+    paused[0]["wall_s"] *= 1000  # a depth-4 grid run, stopped while CI ran
+    assert saved(paused) == pytest.approx(saved(plain))
+    diverged = [dict(r) for r in plain]
+    target = next(i for i, r in enumerate(diverged) if r["depth"] == 16 and r["stage"] == "grid")
+    diverged[target].update(status="diverged", steps=10, wall_s=0.1)
+    assert saved(diverged) == pytest.approx((grid_runs - 0.9) * 16 / (grid_runs * 4 + 3 * 16))
+
+
 def test_width_drift_is_decades_per_doubling():
     recs = []
     for w in (16, 32, 64, 128):
