@@ -56,12 +56,17 @@ def published(data: Path = DATA) -> list[tuple[str, str, str, dict]]:
     return sorted(out, key=lambda x: order(*x[:3]))
 
 
+def slope_cell(t: dict) -> str:
+    """A trend's slope with the verdict's 95% interval."""
+    lo, hi = interval(t)
+    return f"{fmt(t.get('slope'), '+.2f')} ({fmt(lo, '+.2f')}, {fmt(hi, '+.2f')})"
+
+
 def summary_rows(model: str, check: str, optim: str, result: dict) -> list[str]:
     """One table row per scheme of a check's verdict (minimal-path L for depth)."""
     rows = []
     for g in result["groups"]:
         t = g["trends"].get("minimal_path" if result["axis"] == "depth" else "width", {})
-        lo, hi = interval(t)
         regret = "; ".join(f"{r['value']}: {fmt(r['regret'], '+.3f')} "
                            f"({fmt(r['regret_rel'], '+.0%')})" for r in g["regret"])
         acc = "; ".join(f"{fmt(r['star_val_acc'], '.3f')} / {fmt(r['val_acc'], '.3f')}"
@@ -74,7 +79,7 @@ def summary_rows(model: str, check: str, optim: str, result: dict) -> list[str]:
                          for r in g["rows"])
         rows.append(
             f"| {model} | {check} | {optim} | {g['scheme']} | {etas} "
-            f"| {fmt(t.get('slope'), '+.2f')} ({fmt(lo, '+.2f')}, {fmt(hi, '+.2f')}) | "
+            f"| {slope_cell(t)} | "
             f"{fmt(t.get('r2'), '.2f')} | {g['call'].split(':')[0]} | {regret} | {acc} | "
             f"{saved} | {runs} ({bad[0]}, {bad[1]}) |")
     return rows
@@ -94,12 +99,10 @@ def glance_row(model: str, check: str, optim: str, result: dict) -> str:
             return "diverged"
         return f"{100 * max(r['acc_regret'] for r in regret):+.1f}"
 
-    t = groups["am_mup"]["trends"]["minimal_path"] if "am_mup" in groups else {}
-    lo, hi = interval(t)
-    call = groups["am_mup"]["call"].split(":")[0] if "am_mup" in groups else "-"
-    return (f"| {model} | {check} | {optim} | {100 * best:.1f}% | {fmt(t.get('slope'), '+.2f')} "
-            f"({fmt(lo, '+.2f')}, {fmt(hi, '+.2f')}): {call} | {cost('am_mup')} | "
-            f"{cost('standard')} |")
+    am = groups.get("am_mup", {"trends": {}, "call": "-"})
+    return (f"| {model} | {check} | {optim} | {100 * best:.1f}% | "
+            f"{slope_cell(am['trends'].get('minimal_path', {}))}: {am['call'].split(':')[0]} | "
+            f"{cost('am_mup')} | {cost('standard')} |")
 
 
 def links_table(checks: list[tuple[str, str, str, dict]], runs: Path = DATA / "runs") -> list[str]:
@@ -167,12 +170,16 @@ def block(page: str, name: str) -> re.Match:
 
 
 def write_tables(docs: Path = ROOT / "docs") -> None:
-    for name, rows in tables().items():
-        path = docs / PAGES[name]
+    """Each page read once, its tables replaced, written once."""
+    made = tables()
+    for page_name in dict.fromkeys(PAGES.values()):
+        path = docs / page_name
         page = path.read_text()
-        m = block(page, name)
-        path.write_text(page[:m.start(1)] + "\n".join(rows) + "\n" + page[m.end(1):])
-        print(f"{path.relative_to(ROOT)}: table '{name}', {len(rows) - 2} rows")
+        for name in (n for n, p in PAGES.items() if p == page_name):
+            m = block(page, name)
+            page = page[:m.start(1)] + "\n".join(made[name]) + "\n" + page[m.end(1):]
+            print(f"{path.relative_to(ROOT)}: table '{name}', {len(made[name]) - 2} rows")
+        path.write_text(page)
 
 
 def copy_checks(root: Path) -> None:
