@@ -177,6 +177,10 @@ def _f(x: Any, fmt: str = ".4g") -> str:
     return format(x, fmt)
 
 
+def _seeds(span: list[float] | None) -> str:
+    return f"{_f(span[0], '+.4f')} to {_f(span[1], '+.4f')}" if span else "-"
+
+
 def _interval(ci: list[float | None]) -> str:
     return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci and ci[0] is not None else "-"
 
@@ -199,7 +203,8 @@ def summary(result: dict) -> list[str]:
             lines.append(f"  zero-shot at {axis} {t['value']}: LR {_f(t['lr'], '.3g')} "
                          f"(eta* {_f(t['eta_star'], '.3g')}), held-out loss "
                          f"{_f(t['val_loss'])} vs {_f(t['star_val_loss'])} at eta*: regret "
-                         f"{_f(t['regret'], '+.4f')} ({_f(t['regret_rel'], '+.1%')}), acc "
+                         f"{_f(t['regret'], '+.4f')} ({_f(t['regret_rel'], '+.1%')}; seeds "
+                         f"{_seeds(t.get('regret_range'))}), acc "
                          f"{_f(t['val_acc'], '.3f')} vs {_f(t['star_val_acc'], '.3f')}, "
                          f"compute saved {_f(t['compute_saved'], '.1f')}x")
         lines.append(f"  verdict: {g['call']}")
@@ -211,7 +216,8 @@ def markdown(result: dict) -> str:
     axis = result["axis"]
     lines = [f"Reproduce: `{result.get('command', '?')}`", "",
              f"eta* selected by the {SELECT_HELP[result['select']]}; regret: held-out loss at "
-             "the transferred LR minus held-out loss at the target's own eta*, seeds averaged; "
+             "the transferred LR minus held-out loss at the target's own eta*, seeds averaged "
+             "(by seed: the lowest and highest of one seed's own difference); "
              "`*` marks an optimum at the grid's edge.", ""]
     for g in result["groups"]:
         lines += [f"### {g['optimizer']} / {g['scheme']}", "", f"Verdict: {g['call']}", "",
@@ -232,14 +238,15 @@ def markdown(result: dict) -> str:
                          f"{_f(t['r2'], '.3f')} |")
         if g["regret"]:
             lines += ["", f"| target {axis} | transferred LR | eta* | held-out loss (acc) | "
-                      "at eta* (acc) | regret | relative | acc regret | compute saved |",
-                      "|---|---|---|---|---|---|---|---|---|"]
+                      "at eta* (acc) | regret | by seed | relative | acc regret | "
+                      "compute saved |", "|---|---|---|---|---|---|---|---|---|---|"]
             for t in g["regret"]:
                 lines.append(
                     f"| {t['value']} | {_f(t['lr'], '.3g')} | {_f(t['eta_star'], '.3g')} | "
                     f"{_f(t['val_loss'])} ({_f(t['val_acc'], '.3f')}) | "
                     f"{_f(t['star_val_loss'])} ({_f(t['star_val_acc'], '.3f')}) | "
-                    f"{_f(t['regret'], '+.4f')} | {_f(t['regret_rel'], '+.1%')} | "
+                    f"{_f(t['regret'], '+.4f')} | {_seeds(t.get('regret_range'))} | "
+                    f"{_f(t['regret_rel'], '+.1%')} | "
                     f"{_f(t['acc_regret'], '+.3f')} | {_f(t['compute_saved'], '.1f')}x |")
         lines.append("")
     return "\n".join(lines)
@@ -339,12 +346,14 @@ def log_to_wandb(result: dict, files: list[Path], sweep: Path, logger_cfg: Any) 
                      group=sweep.name, job_type="transfer_check", dir=str(sweep / "verdict"),
                      name=f"check-{sweep.name}", reinit="finish_previous")
     table = wandb.Table(columns=["optimizer", "scheme", "target", "lr", "eta_star", "val_loss",
-                                 "star_val_loss", "regret", "acc_regret", "compute_saved"])
+                                 "star_val_loss", "regret", "regret_seed_min",
+                                 "regret_seed_max", "acc_regret", "compute_saved"])
     for g in result["groups"]:
         for t in g["regret"]:
+            span = t.get("regret_range") or [None, None]
             table.add_data(g["optimizer"], g["scheme"], t["value"], t["lr"], t["eta_star"],
-                           t["val_loss"], t["star_val_loss"], t["regret"], t["acc_regret"],
-                           t["compute_saved"])
+                           t["val_loss"], t["star_val_loss"], t["regret"], *span,
+                           t["acc_regret"], t["compute_saved"])
         for m, t in g["trends"].items():
             run.summary[f"check/{g['optimizer']}/{g['scheme']}/{m}/slope"] = t["slope"]
         run.summary[f"check/{g['optimizer']}/{g['scheme']}/verdict"] = g["call"]

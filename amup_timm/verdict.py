@@ -10,7 +10,8 @@ Per (optimizer, scheme), from a check directory's records:
   range (every eta* anywhere within half a grid gap); the verdict uses the union of the last
   two;
 - the zero-shot regret at every larger value: held-out loss and accuracy of the runs at the
-  transferred LR against those at the size's own eta*, over the same seeds;
+  transferred LR against those at the size's own eta*, over the same seeds, and its range
+  over seeds (each seed's transferred run against its own run at eta*);
 - the compute saved: a sweep at the target against the reference sweep plus the target run.
 """
 
@@ -165,6 +166,20 @@ def held_out(records: list[dict]) -> dict[str, Any]:
     return {"val_loss": loss, "val_acc": acc, "seeds": len(done), "diverged": diverged}
 
 
+def seed_range(moved: list[dict], star: list[dict]) -> list[float] | None:
+    """[lowest, highest] over seeds of the regret of one seed: its held-out loss at the
+    transferred LR minus its own at eta* (+inf where the transferred run diverged); None
+    without a seed run at both."""
+    def loss(r: dict) -> float | None:
+        if r["status"] == "diverged" or (r["status"] == "finished" and r["val_loss"] is None):
+            return math.inf
+        return r["val_loss"] if r["status"] == "finished" else None
+    at_star = {r["seed"]: loss(r) for r in star}
+    diffs = [loss(r) - at_star[r["seed"]] for r in moved
+             if loss(r) is not None and at_star.get(r["seed"]) is not None]
+    return [min(diffs), max(diffs)] if diffs else None
+
+
 def compute_s(records: list[dict], typical: float | None) -> float:
     """What some runs of one size cost: ``typical`` seconds (the median wall time of a
     finished run of that size) a run, times the share of its steps a run that stopped early
@@ -196,7 +211,7 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
         if r["status"] == "finished" and r["wall_s"]:
             walls[axis_value(r, axis)].append(r["wall_s"])
     typical = {v: statistics.median(w) for v, w in walls.items()}
-    rows = []
+    rows, star_runs = [], {}
     for value, recs in sorted(by_value.items(), key=lambda kv: kv[0] or 0):
         cells = cell_losses(recs, select)
         seeds = all_seeds(cells)
@@ -210,6 +225,7 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
                      for k, v in (("select", select), ("train", "final"))}}
                  for lr, rs in sorted(by_lr.items())]
         best = next((c for c in curve if c["lr"] == eta), None)  # the grid's best: eta*
+        star_runs[value] = by_lr.get(eta, [])
         depths = next((r["depths"] for r in recs if r["depths"]), {})
         rows.append({
             "value": value, "model": recs[0]["model"], "kwargs": recs[0]["kwargs"],
@@ -257,6 +273,7 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
             **got, "star_val_loss": best,
             "star_val_acc": row["star_val_acc"], "regret": loss_regret,
             "regret_rel": (loss_regret / best if loss_regret is not None and best else None),
+            "regret_range": seed_range(runs, star_runs[row["value"]]),
             "acc_regret": (row["star_val_acc"] - got["val_acc"]
                            if got["val_acc"] is not None and row["star_val_acc"] is not None
                            else None),

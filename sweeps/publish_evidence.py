@@ -62,13 +62,20 @@ def slope_cell(t: dict) -> str:
     return f"{fmt(t.get('slope'), '+.2f')} ({fmt(lo, '+.2f')}, {fmt(hi, '+.2f')})"
 
 
+def seed_span(regret: dict) -> str:
+    """'; seeds LO to HI': the regret's range over seeds, where the verdict has it."""
+    span = regret.get("regret_range")
+    return f"; seeds {fmt(span[0], '+.3f')} to {fmt(span[1], '+.3f')}" if span else ""
+
+
 def summary_rows(model: str, check: str, optim: str, result: dict) -> list[str]:
     """One table row per scheme of a check's verdict (minimal-path L for depth)."""
     rows = []
     for g in result["groups"]:
         t = g["trends"].get("minimal_path" if result["axis"] == "depth" else "width", {})
         regret = "; ".join(f"{r['value']}: {fmt(r['regret'], '+.3f')} "
-                           f"({fmt(r['regret_rel'], '+.0%')})" for r in g["regret"])
+                           f"({fmt(r['regret_rel'], '+.0%')}{seed_span(r)})"
+                           for r in g["regret"])
         acc = "; ".join(f"{fmt(r['star_val_acc'], '.3f')} / {fmt(r['val_acc'], '.3f')}"
                         for r in g["regret"])
         saved = "; ".join(f"{fmt(r['compute_saved'], '.1f')}x" for r in g["regret"])
@@ -143,7 +150,7 @@ def coord_table(folder: Path = ROOT / "docs" / "data" / "coord") -> list[str]:
 def tables(data: Path = DATA) -> dict[str, list[str]]:
     """Every summary table of the pages, from docs/data alone."""
     header = ["| model | check | optimizer | scheme | eta* by size | {} (95%: seeds, grid) "
-              "| R^2 | verdict | regret at each larger size (relative) | acc at eta* / "
+              "| R^2 | verdict | regret at each larger size (relative; range over seeds) | acc at eta* / "
               "transferred | compute saved | runs (diverged, failed) |", "|" + "---|" * 12]
     checks = published(data)
     out = {"glance": ["| family | horizon | optimizer | best held-out acc | AM-muP's eta* "

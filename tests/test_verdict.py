@@ -122,6 +122,22 @@ def test_regret_compute_saved_and_divergence():
     assert am["exponent"] == -1.5 and sp["exponent"] == 0.0
 
 
+def test_regret_range_pairs_each_seed_with_its_own_run_at_eta_star():
+    recs = sweep(-1.5)
+    (g,) = verdict(recs, "depth", "mean")["groups"]
+    star = g["rows"][1]["eta_star"]
+    at_star = {r["seed"]: r for r in recs if r["depth"] == 8 and r["lr"] == star}
+    at_star[1]["val_loss"] += 0.5  # seed 1's model is worse everywhere: selection is unmoved
+    recs += [rec(8, -1.45, s, 9.0, "transfer", val_loss=at_star[s]["val_loss"] + d)
+             for s, d in ((0, 0.1), (1, -0.05), (2, 0.2))]
+    recs += [rec(16, -1.9, 0, math.nan, "transfer", status="diverged"),
+             rec(16, -1.9, 1, 9.0, "transfer", val_loss=0.5)]
+    r8, r16 = verdict(recs, "depth", "mean")["groups"][0]["regret"]
+    assert r8["regret_range"] == pytest.approx([-0.05, 0.2])
+    assert r8["regret"] == pytest.approx(0.25 / 3)  # the seed means' difference
+    assert r16["regret_range"][0] < 0 and r16["regret_range"][1] == math.inf
+
+
 def test_compute_saved_ignores_a_paused_run_and_counts_a_diverged_one_by_its_steps():
     """Cost is the size's median finished wall time per run: a run paused for CI (1,000x its
     wall) leaves compute saved where it was; a run diverged at step 10 of 100 costs a tenth."""
