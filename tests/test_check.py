@@ -40,6 +40,8 @@ def test_check_refines_transfers_and_judges(check):
         assert t["value"] == 8 and t["lr"] == pytest.approx(eta4 * (L[2] / L[1]) ** law)
         assert t["seeds"] == 2 and t["regret"] == pytest.approx(
             t["val_loss"] - t["star_val_loss"])
+        lo, hi = t["regret_range"]  # the mean of the seeds' own regrets lies within them
+        assert lo - 1e-9 <= t["regret"] <= hi + 1e-9
         moved = [r for r in recs if r["stage"] == "transfer" and r["scheme"] == g["scheme"]]
         assert {round(r["lr"], 12) for r in moved} == {round(t["lr"], 12)}
         # refined to an eighth of a decade around each coarse optimum
