@@ -170,13 +170,10 @@ def seed_range(moved: list[dict], star: list[dict]) -> list[float] | None:
     """[lowest, highest] over seeds of the regret of one seed: its held-out loss at the
     transferred LR minus its own at eta* (+inf where the transferred run diverged); None
     without a seed run at both."""
-    def loss(r: dict) -> float | None:
-        if r["status"] == "diverged" or (r["status"] == "finished" and r["val_loss"] is None):
-            return math.inf
-        return r["val_loss"] if r["status"] == "finished" else None
-    at_star = {r["seed"]: loss(r) for r in star}
-    diffs = [loss(r) - at_star[r["seed"]] for r in moved
-             if loss(r) is not None and at_star.get(r["seed"]) is not None]
+    def ran(runs: list[dict]) -> list[dict]:
+        return [r for r in runs if r["status"] in ("finished", "diverged")]
+    at_star = {r["seed"]: loss_of(r, "val") for r in ran(star)}
+    diffs = [loss_of(r, "val") - at_star[r["seed"]] for r in ran(moved) if r["seed"] in at_star]
     return [min(diffs), max(diffs)] if diffs else None
 
 

@@ -150,8 +150,9 @@ def coord_table(folder: Path = ROOT / "docs" / "data" / "coord") -> list[str]:
 def tables(data: Path = DATA) -> dict[str, list[str]]:
     """Every summary table of the pages, from docs/data alone."""
     header = ["| model | check | optimizer | scheme | eta* by size | {} (95%: seeds, grid) "
-              "| R^2 | verdict | regret at each larger size (relative; range over seeds) | acc at eta* / "
-              "transferred | compute saved | runs (diverged, failed) |", "|" + "---|" * 12]
+              "| R^2 | verdict | regret at each larger size (relative; range over seeds) "
+              "| acc at eta* / transferred | compute saved | runs (diverged, failed) |",
+              "|" + "---|" * 12]
     checks = published(data)
     out = {"glance": ["| family | horizon | optimizer | best held-out acc | AM-muP's eta* "
                       "exponent (95%): the -1.5 law | points lost at a deeper model, the law's "
