@@ -121,11 +121,13 @@ def init_wandb(cfg: DictConfig, run_dir: Path, multirun: bool):
 
 
 @torch.no_grad()
-def evaluate(model, data, cfg, autocast) -> dict:
-    """Validation loss and accuracy (summed over ranks)."""
+def evaluate(model, data, cfg, autocast, split: str = "val") -> dict:
+    """``val_loss``/``val_acc`` (or ``test_...``) summed over ranks; the test split is always
+    measured whole."""
     model.eval()
     totals = torch.zeros(3, device=data.device)
-    for x, y in data.val_batches(cfg.trainer.eval_batches):
+    cap = cfg.trainer.eval_batches if split == "val" else None
+    for x, y in data.val_batches(cap, split):
         with autocast:
             logits = model(x)
         totals += torch.stack([F.cross_entropy(logits.float(), y, reduction="sum"),
@@ -135,7 +137,7 @@ def evaluate(model, data, cfg, autocast) -> dict:
         dist.all_reduce(totals)
     model.train()
     loss, correct, n = totals.tolist()
-    return {"val_loss": loss / max(n, 1), "val_acc": correct / max(n, 1)}
+    return {f"{split}_loss": loss / max(n, 1), f"{split}_acc": correct / max(n, 1)}
 
 
 @dataclass
@@ -323,10 +325,14 @@ def finish(cfg: DictConfig, ctx: Context, net: nn.Module, model: nn.Module, opti
     final = {"train_loss": sum(tail) / len(tail), "mean_train_loss": sum(losses) / len(losses)}
     if status == "finished":
         final.update(evaluate(net, data, cfg, ctx.autocast))
+        if data.test is not None:
+            final.update(evaluate(net, data, cfg, ctx.autocast, "test"))
         if cfg.trainer.ckpt_every:
             save(ctx, model, optimizer, step, losses, overrides)
     else:
         final.update({"val_loss": None, "val_acc": None})
+        if data.test is not None:
+            final.update({"test_loss": None, "test_acc": None})
         log.warning("loss is not finite at step %d: diverged (LR %.4g)", step, lr)
     res = {"status": status, "lr": lr, "optimizer": cfg.optim.opt, "model": cfg.model.name,
            "model_kwargs": model_kwargs(cfg), "threads": torch.get_num_threads(),

@@ -1,4 +1,5 @@
-"""Data for train.py and the probe: synthetic (on the device), digits, CIFAR and image folders.
+"""Data for train.py and the probe: synthetic (on the device), digits, Fashion-MNIST, CIFAR and
+image folders.
 
 Every source yields the same batches for the same (seed, step), so that a resumed run sees
 exactly the data an uninterrupted run would have seen, and is sharded across DDP ranks.
@@ -6,9 +7,13 @@ exactly the data an uninterrupted run would have seen, and is sharded across DDP
 
 from __future__ import annotations
 
+import gzip
 import math
+import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -54,6 +59,7 @@ class DataSource:
     batch_size: int
     train: Dataset | None = None
     val: Dataset | None = None
+    test: Dataset | None = None
     num_workers: int = 0
     seed: int = 0
     rank: int = 0
@@ -90,14 +96,17 @@ class DataSource:
                 yield (x.to(self.device, non_blocking=pin), y.to(self.device, non_blocking=pin))
             epoch, skip = epoch + 1, 0
 
-    def val_batches(self, max_batches: int | None = None) -> Iterator[Batch]:
-        """The validation set (this rank's shard), in a fixed order."""
+    def val_batches(self, max_batches: int | None = None, split: str = "val"
+                    ) -> Iterator[Batch]:
+        """The ``val`` (selects eta*) or ``test`` split (reports only; sources without one have
+        no test split), this rank's shard, in a fixed order."""
         if self.synthetic is not None:
             for i in range(max_batches or self.synthetic.val_batches):
                 yield self.synthetic.batch(-(i + 1), self.rank)
             return
-        idx = list(range(len(self.val)))[self.rank::self.world]
-        loader = DataLoader(torch.utils.data.Subset(self.val, idx), self.batch_size,
+        dataset = self.val if split == "val" else self.test
+        idx = list(range(len(dataset)))[self.rank::self.world]
+        loader = DataLoader(torch.utils.data.Subset(dataset, idx), self.batch_size,
                             num_workers=self.num_workers)
         for i, (x, y) in enumerate(loader):
             if max_batches is not None and i >= max_batches:
@@ -147,6 +156,78 @@ def _digits(img_size: int, val_fraction: float = 1 / 6) -> tuple[Dataset, Datase
     return TensorDataset(x[train], y[train]), TensorDataset(x[val], y[val])
 
 
+FASHION_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte")
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
+FASHION_MEAN, FASHION_STD = 0.2860, 0.3530
+
+
+def cache_dir() -> Path:
+    """Where unpacked data sets live: ``$AMUP_CACHE``, else ``$XDG_CACHE_HOME/amup_timm``."""
+    if os.environ.get("AMUP_CACHE"):
+        return Path(os.environ["AMUP_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "amup_timm"
+
+
+def fashion_root(root: str | None, download: bool) -> Path:
+    """A root under which torchvision finds ``FashionMNIST/raw/<idx files>``: ``root`` itself,
+    or the gzipped IDX files of ``root`` or of Debian's package unpacked once into the cache."""
+    def unpacked(r: Path) -> bool:
+        return all((r / "FashionMNIST" / "raw" / f).is_file() for f in FASHION_FILES)
+
+    if root and unpacked(Path(root)):
+        return Path(root)
+    flat = [d for d in (Path(root) if root else None, DEBIAN_FASHION)
+            if d is not None and all((d / f"{f}.gz").is_file() for f in FASHION_FILES)]
+    if flat:
+        out = cache_dir() / "fashion_mnist"
+        if not unpacked(out):
+            raw = out / "FashionMNIST" / "raw"
+            raw.mkdir(parents=True, exist_ok=True)
+            for f in FASHION_FILES:
+                tmp = raw / f"{f}.tmp{os.getpid()}"
+                with gzip.open(flat[0] / f"{f}.gz", "rb") as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                os.replace(tmp, raw / f)
+        return out
+    if download:
+        return Path(root) if root else cache_dir() / "fashion_mnist"
+    raise FileNotFoundError(
+        f"Fashion-MNIST not found: data.root={root!r} has neither FashionMNIST/raw/<idx files> "
+        f"nor the four .gz files, and {DEBIAN_FASHION} is missing. Install Debian's package "
+        "(`apt-get install dataset-fashion-mnist`), point data.root at the files, or set "
+        "data.download=true on a machine with network access.")
+
+
+def _fashion_mnist(root: str | None, img_size: int, download: bool, val_size: int = 5000
+                   ) -> tuple[Dataset, Dataset, Dataset]:
+    """Fashion-MNIST through torchvision's reader: 55,000 training and 5,000 validation images
+    (a fixed split of the 60,000) and the 10,000 test images, normalized, resized once."""
+    from torchvision import datasets
+
+    where = fashion_root(root, download)
+    try:
+        parts = [datasets.FashionMNIST(str(where), train=t, download=download)
+                 for t in (True, False)]
+    except Exception as e:  # torchvision raises RuntimeError, urllib URLError
+        raise FileNotFoundError(
+            f"Fashion-MNIST could not be read or downloaded under {where} ({type(e).__name__}: "
+            f"{e}). Install Debian's `dataset-fashion-mnist`, point data.root at the files, or "
+            "set data.download=true where a network exists.") from e
+
+    def tensors(d) -> tuple[torch.Tensor, torch.Tensor]:
+        x = d.data.unsqueeze(1).float() / 255.0
+        if img_size != 28:
+            x = F.interpolate(x, size=(img_size, img_size), mode="bilinear", align_corners=False)
+        return (x - FASHION_MEAN) / FASHION_STD, d.targets.long()
+
+    (x, y), (xt, yt) = tensors(parts[0]), tensors(parts[1])
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    val, train = perm[:val_size], perm[val_size:]
+    return (TensorDataset(x[train], y[train]), TensorDataset(x[val], y[val]),
+            TensorDataset(xt, yt))
+
+
 def _torchvision_cifar(name: str, root: str, img_size: int, download: bool
                        ) -> tuple[Dataset, Dataset]:
     from torchvision import datasets, transforms
@@ -161,10 +242,11 @@ def _torchvision_cifar(name: str, root: str, img_size: int, download: bool
     try:
         return (cls(root, train=True, transform=train_tf, download=download),
                 cls(root, train=False, transform=val_tf, download=download))
-    except RuntimeError as e:
+    except Exception as e:  # torchvision raises RuntimeError, urllib URLError without a network
         raise FileNotFoundError(
-            f"{name} not found under data.root={root!r} ({e}). Put the extracted dataset there "
-            "or set data.download=true on a machine with network access.") from e
+            f"{name} not found under data.root={root!r} ({type(e).__name__}: {e}). Put the "
+            "extracted dataset there (data.root=DIR) or set data.download=true on a machine "
+            "with network access.") from e
 
 
 def _imagefolder(root: str, img_size: int) -> tuple[Dataset, Dataset]:
@@ -194,20 +276,25 @@ def build_data(cfg: Any, device: torch.device, seed: int = 0, rank: int = 0,
                              common["batch_size"], seed, device, float(cfg.get("noise", 1.0)),
                              int(cfg.get("steps_per_epoch", 100)))
         return DataSource(**common, synthetic=task)
+    test = None
     if cfg.name == "digits":
         train, val = _digits(common["img_size"])
+    elif cfg.name == "fashion_mnist":
+        train, val, test = _fashion_mnist(cfg.get("root"), common["img_size"],
+                                          bool(cfg.get("download", False)),
+                                          int(cfg.get("val_size", 5000)))
     elif cfg.name in ("cifar10", "cifar100"):
         train, val = _torchvision_cifar(cfg.name, cfg.root, common["img_size"],
                                         bool(cfg.get("download", True)))
     elif cfg.name == "imagefolder":
         train, val = _imagefolder(cfg.root, common["img_size"])
     else:
-        raise ValueError(f"unknown data.name={cfg.name!r}; choose synthetic, digits, cifar10, "
-                         "cifar100 or imagefolder")
+        raise ValueError(f"unknown data.name={cfg.name!r}; choose synthetic, digits, "
+                         "fashion_mnist, cifar10, cifar100 or imagefolder")
     if len(train) < common["batch_size"] * world:
         raise ValueError(f"data.batch_size={common['batch_size']} x {world} process(es) is larger "
                          f"than the {len(train)} training images of {cfg.name}")
-    return DataSource(**common, train=train, val=val)
+    return DataSource(**common, train=train, val=val, test=test)
 
 
 def num_steps(max_steps: int | None, epochs: float | None, steps_per_epoch: int) -> int:
