@@ -21,13 +21,14 @@ import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from .records import collect, write_json
-from .verdict import SELECT_HELP, all_seeds, argmin_lr, cell_losses, verdict
+from .verdict import SELECT_HELP, all_seeds, argmin_lr, axis_value, cell_losses, verdict
 
 log = logging.getLogger(__name__)
 TRAIN = Path(__file__).resolve().parents[1] / "train.py"
@@ -62,6 +63,21 @@ def multirun(out: Path, overrides: list[str], extra: list[str]) -> bool:
     return done
 
 
+COARSE = ("grid", "target_grid")  # the stages whose runs make the coarse grids
+
+
+@dataclass
+class Arm:
+    """One way to train the deeper models: a scheme transferring from the shallowest model's
+    eta* by its own rule, with extra overrides (e.g. ``amup.wd_rule=tau``); ``exponent_from``
+    lists the depths whose eta* fit the exponent it trains with (``amup.exponent_from``)."""
+
+    name: str
+    scheme: str
+    overrides: tuple[str, ...] = ()
+    exponent_from: tuple[Any, ...] = ()
+
+
 def _groups(records: list[dict], axis: str, stages: tuple[str, ...]
             ) -> dict[tuple[str, Any], list[dict]]:
     """Records of ``stages`` by (scheme, scale value)."""
@@ -72,12 +88,15 @@ def _groups(records: list[dict], axis: str, stages: tuple[str, ...]
     return out
 
 
-def refine_grids(records: list[dict], axis: str, select: str, step: float, points: int
-                 ) -> dict[tuple[str, Any], list[float]]:
-    """log10 LRs at the coarse eta* +- k * step per (scheme, scale), coarse LRs left out;
-    computed from the coarse grid alone, so a rerun asks for the same jobs."""
+def refine_grids(records: list[dict], axis: str, select: str, step: float, points: int,
+                 values: tuple[Any, ...] | None = None) -> dict[tuple[str, Any], list[float]]:
+    """log10 LRs at the coarse eta* +- k * step per (scheme, scale) (at ``values`` only, if
+    given), coarse LRs left out; computed from the coarse grid alone, so a rerun asks for the
+    same jobs."""
     grids = {}
-    for key, recs in sorted(_groups(records, axis, ("grid",)).items(), key=str):
+    for key, recs in sorted(_groups(records, axis, COARSE).items(), key=str):
+        if values is not None and key[1] not in values:
+            continue
         cells = cell_losses(recs, select)
         eta = argmin_lr(cells, all_seeds(cells))
         if eta is None:
@@ -93,7 +112,7 @@ def references(records: list[dict], axis: str, select: str) -> dict[str, dict[st
     """Per scheme: the smallest size's eta* (coarse and refined runs), model and kwargs, and the
     larger scale values to transfer to."""
     by_scheme: dict[str, dict[Any, list[dict]]] = defaultdict(dict)
-    for (scheme, value), recs in _groups(records, axis, ("grid", "refine")).items():
+    for (scheme, value), recs in _groups(records, axis, (*COARSE, "refine")).items():
         by_scheme[scheme][value] = recs
     out = {}
     for scheme, by_value in sorted(by_scheme.items()):
@@ -109,34 +128,121 @@ def references(records: list[dict], axis: str, select: str) -> dict[str, dict[st
     return out
 
 
-def run_check(sweep: Path, overrides: list[str], axis: str, select: str, step: float,
-              points: int, transfer_overrides: tuple[str, ...] = ()) -> None:
-    """The refine and transfer stages of a finished grid in ``sweep``."""
-    for (scheme, value), grid in refine_grids(collect(sweep), axis, select, step, points).items():
+@dataclass
+class Plan:
+    """What the check runs after its grid, in this order (cheapest and most needed first, so a
+    stopped check has its transferred runs before its deeper grids): refine the grid at
+    ``refine_values``; transfer every arm without ``exponent_from`` to ``targets``; then for
+    each of ``target_values``, a coarse grid of ``target_schemes`` at ``target_offsets``,
+    refined where that value is in ``refine_values``, and every arm whose ``exponent_from``
+    depths all have their grids then transfers. Defaults: the grid's own values and schemes,
+    one arm a scheme (the transfer check)."""
+
+    axis: str = "depth"
+    select: str = "mean"
+    step: float = 0.125
+    points: int = 2
+    transfer_overrides: tuple[str, ...] = ()
+    arms: tuple[Arm, ...] | None = None
+    targets: tuple[Any, ...] | None = None
+    refine_values: tuple[Any, ...] | None = None
+    target_values: tuple[Any, ...] = ()
+    target_schemes: tuple[str, ...] = ()
+    target_offsets: tuple[float, ...] = ()
+
+
+def run_check(sweep: Path, overrides: list[str], plan: Plan) -> None:
+    """The stages of ``plan`` after a finished grid in ``sweep``."""
+    axis = plan.axis
+    refine(sweep, overrides, plan, plan.refine_values)
+    recs = collect(sweep)
+    arms = plan.arms or tuple(Arm(s, s) for s in sorted({r["scheme"] for r in recs}))
+    for arm in arms:
+        if not arm.exponent_from:
+            transfer(sweep, overrides, plan, arm)
+    pending = [a for a in arms if a.exponent_from]
+    done = {r["scale"].get(axis, 1) for r in recs if r["stage"] == "grid"}
+    for value in plan.target_values:
+        for scheme in plan.target_schemes:
+            multirun(sweep / "target_grid" / f"{scheme}_{axis}{value}", overrides, [
+                f"scale.{axis}={value}", f"amup.scheme={scheme}", "check.stage=target_grid",
+                "check.lr_offset=" + ",".join(map(str, plan.target_offsets)),
+                "hydra.sweep.subdir=lr${optim.log10_lr}_seed${trainer.seed}"])
+        if plan.refine_values is None or value in plan.refine_values:
+            refine(sweep, overrides, plan, (value,))
+        done.add(value)
+        for arm in [a for a in pending if set(a.exponent_from) <= done]:
+            pending.remove(arm)
+            transfer(sweep, overrides, plan, arm)
+    for arm in pending:
+        log.warning("arm %s: no grid at %s %s to fit its exponent from; not run", arm.name,
+                    axis, sorted(set(arm.exponent_from) - done))
+
+
+def refine(sweep: Path, overrides: list[str], plan: Plan, values: tuple[Any, ...] | None
+           ) -> None:
+    """Refine the coarse optimum of every (scheme, value) at ``values`` (None: all)."""
+    axis = plan.axis
+    for (scheme, value), grid in refine_grids(collect(sweep), axis, plan.select, plan.step,
+                                              plan.points, values).items():
         if grid:
             multirun(sweep / "refine" / f"{scheme}_{axis}{value}", overrides, [
                 f"scale.{axis}={value}", f"amup.scheme={scheme}", "check.stage=refine",
                 "check.lr_offset=0", "optim.log10_lr=" + ",".join(map(str, grid)),
                 "hydra.sweep.subdir=lr${optim.log10_lr}_seed${trainer.seed}"])
-    for scheme, ref in references(collect(sweep), axis, select).items():
-        if ref["targets"]:
-            multirun(sweep / "transfer" / scheme, overrides, [
-                f"scale.{axis}=" + ",".join(map(str, ref["targets"])), f"amup.scheme={scheme}",
-                "check.stage=transfer", "check.lr_offset=0", f"amup.ref_lr={ref['lr']!r}",
-                f"amup.ref_model={ref['model']}",
-                f"++amup.ref_kwargs={hydra_value(ref['kwargs'])}", *transfer_overrides,
-                f"hydra.sweep.subdir={axis}${{scale.{axis}}}_seed${{trainer.seed}}"])
+
+
+def transfer(sweep: Path, overrides: list[str], plan: Plan, arm: Arm) -> None:
+    """Every target trained at the LR ``arm``'s rule transfers from the smallest size's eta*
+    (of its scheme); an exponent-fitting arm first writes its fit into sweep/exponent/."""
+    axis = plan.axis
+    recs = collect(sweep)
+    ref = references(recs, axis, plan.select).get(arm.scheme)
+    targets = plan.targets if plan.targets is not None else (ref or {}).get("targets")
+    if ref is None or not targets:
+        return
+    extra = list(arm.overrides)
+    if arm.exponent_from:
+        fitted = [r for r in recs if r["scheme"] == arm.scheme and r["stage"] != "transfer"
+                  and axis_value(r, axis) is not None
+                  and r["scale"].get(axis, 1) in arm.exponent_from]
+        out = sweep / "exponent" / arm.name
+        write_verdict(verdict(fitted, axis, plan.select), out)
+        extra.append(f"amup.exponent_from={hydra_value(str(out))}")
+    multirun(sweep / "transfer" / arm.name, overrides, [
+        f"scale.{axis}=" + ",".join(map(str, targets)), f"amup.scheme={arm.scheme}",
+        f"check.arm={arm.name}", "check.stage=transfer", "check.lr_offset=0",
+        f"amup.ref_lr={ref['lr']!r}", f"amup.ref_model={ref['model']}",
+        f"++amup.ref_kwargs={hydra_value(ref['kwargs'])}", *plan.transfer_overrides, *extra,
+        f"hydra.sweep.subdir={axis}${{scale.{axis}}}_seed${{trainer.seed}}"])
 
 
 class CheckOnMultirunEnd(Callback):
-    """Hydra callback of ``+sweeps=transfer_check``: refine, transfer, verdict."""
+    """Hydra callback of ``+sweeps=transfer_check`` and ``+sweeps=leaderboard_long``: the
+    stages of a ``Plan`` (refine, transfer, deeper grids), then the verdict."""
 
     def __init__(self, axis: str = "depth", select: str = "mean", measure: str = "minimal_path",
                  refine_step: float = 0.125, refine_points: int = 2,
-                 transfer_overrides: tuple[str, ...] = ()):
-        self.axis, self.select, self.measure = axis, select, measure
-        self.step, self.points = refine_step, refine_points
-        self.transfer_overrides = tuple(transfer_overrides)  # e.g. the law the grid turned off
+                 transfer_overrides: tuple[str, ...] = (), arms: list | None = None,
+                 targets: list | None = None, refine_values: list | None = None,
+                 target_grids: dict | None = None):
+        from omegaconf import OmegaConf
+
+        def plain(x: Any) -> Any:
+            return OmegaConf.to_container(x, resolve=True) if OmegaConf.is_config(x) else x
+
+        grids = plain(target_grids) or {}
+        self.measure = measure
+        self.plan = Plan(
+            axis, select, refine_step, refine_points, tuple(plain(transfer_overrides) or ()),
+            tuple(Arm(a["name"], a.get("scheme", a["name"]), tuple(a.get("overrides", ())),
+                      tuple(a.get("exponent_from", ()))) for a in plain(arms))
+            if arms else None,
+            tuple(plain(targets)) if targets is not None else None,
+            tuple(plain(refine_values)) if refine_values is not None else None,
+            tuple(grids.get("values", ())), tuple(grids.get("schemes", ())),
+            tuple(grids.get("lr_offsets", ())))
+        self.axis, self.select = axis, select
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Stop before any job when the family has no knob for the check's axis (an exit:
@@ -158,8 +264,7 @@ class CheckOnMultirunEnd(Callback):
             return
         sweep = Path(config.hydra.sweep.dir)
         overrides = list(config.hydra.overrides.task)
-        run_check(sweep, overrides, self.axis, self.select, self.step, self.points,
-                  self.transfer_overrides)
+        run_check(sweep, overrides, self.plan)
         result = verdict(collect(sweep), self.axis, self.select, self.measure)
         result["command"] = "python train.py -m " + " ".join(overrides)
         files = write_verdict(result, sweep / "verdict")

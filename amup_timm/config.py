@@ -10,6 +10,7 @@ MEASURES = ("minimal_path", "longest_path", "blocks")
 HEAD_INITS = ("fan_in", "zero")
 LR_RULES = ("law", "probe")
 PROBE_VARIANTS = ("absolute", "relative")
+WD_RULES = ("coupled", "tau")
 
 
 @dataclass
@@ -37,6 +38,9 @@ class AmupConfig:
     lr_rule: ``law`` (the depth law) or ``probe`` (solve S_target(eta) = S_ref(ref_lr),
         docs/design.md §6), with probe_seeds initializations, probe_evals bisection steps,
         probe_batch_size examples and the ``absolute`` or ``relative`` S.
+    wd_rule: weight decay as the LR transfers: ``coupled`` (the optimizer's decay as given) or
+        ``tau`` (divided by the depth law's LR factor, so lr x wd, AdamW's timescale, stays the
+        reference's; on top of muP's width rule).
     """
 
     scheme: str = "am_mup"
@@ -63,11 +67,13 @@ class AmupConfig:
     probe_evals: int = 15
     probe_batch_size: int = 32
     probe_variant: str = "absolute"
+    wd_rule: str = "coupled"
 
     def __post_init__(self) -> None:
         checks = [("measure", self.measure, MEASURES),
                   ("head_init", self.head_init, HEAD_INITS), ("lr_rule", self.lr_rule, LR_RULES),
-                  ("probe_variant", self.probe_variant, PROBE_VARIANTS)]
+                  ("probe_variant", self.probe_variant, PROBE_VARIANTS),
+                  ("wd_rule", self.wd_rule, WD_RULES)]
         for key, value, allowed in checks:
             if value not in allowed:
                 raise ValueError(f"amup.{key}={value!r} is not one of {list(allowed)}")

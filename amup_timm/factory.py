@@ -11,7 +11,7 @@ from torch import nn
 
 from .config import AmupConfig, to_config
 from .hooks import multiply_output
-from .law import Resolved, resolve, width_twin_kwargs
+from .law import Resolved, resolve, transfer, width_twin_kwargs
 from .refrun import apply_exponent_from, apply_ref_run
 from .registry import build_meta, check_model_name
 from .report import ModelReport, describe
@@ -45,6 +45,15 @@ class AmupState:
         """The scheme's per-parameter (LR, eps) multipliers for ``optimizer``."""
         return get_scheme(self.config.scheme).param_multipliers(
             self.report, self.K, self.K_base, self.config, optimizer)
+
+    def decay_factor(self, optimizer: str) -> float:
+        """``amup.wd_rule=tau``: 1 / the depth law's LR factor (L / L_ref) ** exponent, so that
+        lr x wd stays the reference's; 1 under ``coupled`` or without a reference."""
+        if self.config.wd_rule == "coupled" or self.resolved.ref is None:
+            return 1.0
+        with warnings.catch_warnings():  # the law's Adam warning is the LR's, given there
+            warnings.simplefilter("ignore")
+            return 1.0 / transfer(self.resolved, optimizer, ref_lr=1.0).lr
 
 
 def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs: Any

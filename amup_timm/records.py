@@ -97,8 +97,10 @@ def normalize(res: dict, where: str) -> dict:
             "seed": res.get("seed", (cfg.get("trainer") or {}).get("seed")),
             "depths": amup.get("depths") or {}, "train_loss": final.get("train_loss"),
             "mean_train_loss": final.get("mean_train_loss"), "val_loss": final.get("val_loss"),
-            "val_acc": final.get("val_acc"), "width": nominal_width(kwargs),
+            "val_acc": final.get("val_acc"), "test_loss": final.get("test_loss"),
+            "test_acc": final.get("test_acc"), "width": nominal_width(kwargs),
             "stage": (cfg.get("check") or {}).get("stage", "grid"),
+            "arm": (cfg.get("check") or {}).get("arm") or scheme,
             "scale": cfg.get("scale") or {}, "wall_s": res.get("wall_s"),
             "steps": res.get("steps"), "max_steps": res.get("max_steps"),
             "error": res.get("error"), "path": where}

@@ -199,7 +199,8 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
                   exponent: float) -> dict[str, Any]:
     """The verdict for one (optimizer, scheme): rows per axis value, trend, regret, cost."""
     grid = _once([r for r in records if r["stage"] != "transfer"], axis)
-    moved = _once([r for r in records if r["stage"] == "transfer"], axis)
+    moved = _once([r for r in records if r["stage"] == "transfer"
+                   and r.get("arm", r["scheme"]) == r["scheme"]], axis)  # the scheme's own arm
     by_value: dict[Any, list[dict]] = defaultdict(list)
     for r in grid:
         by_value[axis_value(r, axis)].append(r)

@@ -130,13 +130,15 @@ def param_groups(model: nn.Module, optimizer: str = "sgd", weight_decay: float =
     ``lr_scale`` is muP's width multiplier times the scheme's per-parameter depth multiplier
     (for models from ``amup_timm.create_model``; 1 otherwise); a scheme that scales Adam's eps
     sets the group's ``eps`` (base ``eps``). 1-D parameters and ``model.no_weight_decay()``
-    names get no decay. Pass the result to ``timm.optim.create_optimizer_v2(param_group_fn=
+    names get no decay; ``amup.wd_rule=tau`` divides the decay by the depth law's LR factor.
+    Pass the result to ``timm.optim.create_optimizer_v2(param_group_fn=
     ...)`` or straight to an optimizer; each group's LR is base_lr * lr_scale (timm's
     schedulers apply it; see ``apply_lr_scale``).
     """
     state = getattr(model, "amup", None)
     mults = state.width_mults if state is not None else {}
     depth = state.depth_multipliers(optimizer) if state is not None else {}
+    weight_decay = weight_decay * (state.decay_factor(optimizer) if state is not None else 1.0)
     skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
     groups: dict[tuple[float, float, float], dict] = {}
     for name, p in model.named_parameters():

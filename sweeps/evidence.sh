@@ -4,7 +4,10 @@
 # with a cosine schedule), the width check (width: 600 steps, cosine) and the depth-and-width
 # check (combined: 600 steps, cosine); width1500 is the width check at 1,500 steps.
 #   bash sweeps/evidence.sh resnet18_narrow [short|long|all|width|width1500|combined] [override ...]
-# (all = short and long: the depth evidence.)
+# (all = short and long: the depth evidence.) On Fashion-MNIST: leaderboard (every depth arm at
+# the recipe users run: SGD momentum for the ResNets, AdamW for ViT/ConvNeXt) and paper (the
+# paper's protocol: 100 plain-SGD steps, mean training loss, 3 seeds).
+#   bash sweeps/evidence.sh resnet18_narrow leaderboard
 #   bash sweeps/evidence.sh convnext_narrow all data.img_size=32
 #   bash sweeps/evidence.sh resnet18_slim width
 # Each check writes multirun/evidence/<model>/<check>_<optim>/ and resumes where it stopped.
@@ -12,10 +15,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 model=$1; which=${2:-all}; extra=("${@:3}")
 declare -A sweeps=([short]=transfer_check [long]=transfer_check_long [width]=width_check_long
-                    [width1500]=width_check_1500 [combined]=combined_check_long)
+                    [width1500]=width_check_1500 [combined]=combined_check_long
+                    [leaderboard]=leaderboard_long [paper]=transfer_check)
 [[ $which == all || -v "sweeps[$which]" ]] || {
-  echo "unknown check '$which': short, long, all (short and long), width, width1500 or combined" >&2
+  echo "unknown check '$which': short, long, all (short and long), width, width1500, combined," \
+       "leaderboard or paper" >&2
   exit 2; }
+if [[ $which == leaderboard ]]; then  # one recipe a family, its depths fixed here
+  case $model in
+    resnet18_narrow|resnet50_narrow) sweep=leaderboard_long; optim=sgd; family=() ;;
+    vit_narrow) sweep=leaderboard_long_adamw; optim=adamw
+      family=("hydra.callbacks.fit.targets=[2,3,6]" "hydra.callbacks.fit.target_grids.values=[2,6]") ;;
+    convnext_narrow) sweep=leaderboard_long_adamw; optim=adamw; family=(data.img_size=32) ;;
+    *) sweep=leaderboard_long; optim=sgd; family=() ;;
+  esac
+  exec python train.py -m +sweeps=$sweep model=$model "${family[@]}" "${extra[@]}" \
+    hydra.sweep.dir=multirun/evidence/$model/leaderboard_$optim
+fi
+if [[ $which == paper ]]; then
+  exec python train.py -m +sweeps=transfer_check model=$model data=fashion_mnist data.img_size=28 \
+    "${extra[@]}" hydra.sweep.dir=multirun/evidence/$model/paper_sgd_plain
+fi
 for horizon in short long width width1500 combined; do
   [[ $which == "$horizon" || ($which == all && $horizon =~ ^(short|long)$) ]] || continue
   sweep=${sweeps[$horizon]}
