@@ -28,7 +28,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from .records import collect, write_json
-from .verdict import SELECT_HELP, all_seeds, argmin_lr, axis_value, cell_losses, verdict
+from .knobs import nominal_depth
+from .eta import DEFAULT_SELECT, SELECT_HELP, cell_losses, eta_star
+from .verdict import axis_value, verdict
 
 log = logging.getLogger(__name__)
 TRAIN = Path(__file__).resolve().parents[1] / "train.py"
@@ -49,11 +51,12 @@ def hydra_value(value: Any) -> str:
     return repr(value)
 
 
-def multirun(out: Path, overrides: list[str], extra: list[str]) -> bool:
-    """``train.py -m`` with the check's own overrides plus ``extra`` into ``out``; each job's
-    directory is named by its LR or size and seed, so that a longer list of jobs later finds
-    the finished ones where it looks for them."""
-    keys = tuple(o.split("=", 1)[0] + "=" for o in extra) + ("hydra.sweep.dir=",)
+def multirun(out: Path, overrides: list[str], extra: list[str], drop: tuple[str, ...] = ()
+             ) -> bool:
+    """``train.py -m`` with the check's own overrides (less those of ``extra``'s keys and
+    ``drop``'s) plus ``extra`` into ``out``; each job's directory is named by its LR or size
+    and seed, so that a longer list of jobs later finds the finished ones where it looks."""
+    keys = tuple(o.split("=", 1)[0] + "=" for o in extra) + ("hydra.sweep.dir=", *drop)
     cmd = [sys.executable, str(TRAIN), "-m", *[o for o in overrides if not o.startswith(keys)],
            *extra, f"hydra.sweep.dir={out}"]
     log.info("+ %s", " ".join(cmd[1:]))
@@ -89,23 +92,37 @@ def _groups(records: list[dict], axis: str, stages: tuple[str, ...]
 
 
 def refine_grids(records: list[dict], axis: str, select: str, step: float, points: int,
-                 values: tuple[Any, ...] | None = None) -> dict[tuple[str, Any], list[float]]:
-    """log10 LRs at the coarse eta* +- k * step per (scheme, scale) (at ``values`` only, if
-    given), coarse LRs left out; computed from the coarse grid alone, so a rerun asks for the
-    same jobs."""
+                 values: tuple[Any, ...] | None = None, by_scale: bool = True
+                 ) -> dict[tuple[str, Any], list[float]]:
+    """log10 LRs at the coarse eta* +- k * step per (scheme, size), coarse LRs left out;
+    computed from the coarse grid alone, so a rerun asks for the same jobs. The size is the
+    ``scale.<axis>`` value (a check), or else the model and its depth label (any sweep over
+    architectures); ``values`` keeps only those sizes."""
     grids = {}
-    for key, recs in sorted(_groups(records, axis, COARSE).items(), key=str):
+    if by_scale:
+        cells = _groups(records, axis, COARSE)
+    else:
+        cells = defaultdict(list)
+        for r in records:
+            if r["stage"] in COARSE:
+                cells[(r["scheme"], (r["model"], r["depth"]))].append(r)
+    for key, recs in sorted(cells.items(), key=str):
         if values is not None and key[1] not in values:
             continue
-        cells = cell_losses(recs, select)
-        eta = argmin_lr(cells, all_seeds(cells))
-        if eta is None:
+        best = eta_star(recs, select)
+        if best is None:
             continue
-        done = {round(math.log10(lr), 4) for lr in cells}
-        center = math.log10(eta)
+        done = {round(math.log10(lr), 4) for lr in cell_losses(recs, select)}
+        center = math.log10(best[0])
         grids[key] = [x for k in range(-points, points + 1) if k
                       and (x := round(center + k * step, 4)) not in done]
     return grids
+
+
+def architecture_overrides(model: str, depth: int) -> list[str]:
+    """Overrides that select ``model`` at ``depth``: the depth kwarg, or the timm name."""
+    return ([f"model.kwargs.depth={depth}"] if nominal_depth(model, {}) != depth
+            else [f"model.name={model}"])
 
 
 def references(records: list[dict], axis: str, select: str) -> dict[str, dict[str, Any]]:
@@ -118,12 +135,11 @@ def references(records: list[dict], axis: str, select: str) -> dict[str, dict[st
     for scheme, by_value in sorted(by_scheme.items()):
         smallest = min(by_value)
         recs = by_value[smallest]
-        cells = cell_losses(recs, select)
-        eta = argmin_lr(cells, all_seeds(cells))
-        if eta is None:
+        best = eta_star(recs, select)
+        if best is None:
             log.warning("%s: every LR diverged at the smallest size; nothing to transfer", scheme)
             continue
-        out[scheme] = {"lr": eta, "model": recs[0]["model"], "kwargs": recs[0]["kwargs"],
+        out[scheme] = {"lr": best[0], "model": recs[0]["model"], "kwargs": recs[0]["kwargs"],
                        "targets": sorted(v for v in by_value if v != smallest)}
     return out
 
@@ -139,7 +155,7 @@ class Plan:
     one arm a scheme (the transfer check)."""
 
     axis: str = "depth"
-    select: str = "mean"
+    select: str = DEFAULT_SELECT
     step: float = 0.125
     points: int = 2
     transfer_overrides: tuple[str, ...] = ()
@@ -179,17 +195,24 @@ def run_check(sweep: Path, overrides: list[str], plan: Plan) -> None:
                     axis, sorted(set(arm.exponent_from) - done))
 
 
-def refine(sweep: Path, overrides: list[str], plan: Plan, values: tuple[Any, ...] | None
-           ) -> None:
-    """Refine the coarse optimum of every (scheme, value) at ``values`` (None: all)."""
+def refine(sweep: Path, overrides: list[str], plan: Plan, values: tuple[Any, ...] | None,
+           by_scale: bool = True) -> None:
+    """Refine the coarse optimum of every (scheme, size) at ``values`` (None: all) into
+    sweep/refine/ (sizes as ``refine_grids`` reads them)."""
     axis = plan.axis
     for (scheme, value), grid in refine_grids(collect(sweep), axis, plan.select, plan.step,
-                                              plan.points, values).items():
-        if grid:
-            multirun(sweep / "refine" / f"{scheme}_{axis}{value}", overrides, [
-                f"scale.{axis}={value}", f"amup.scheme={scheme}", "check.stage=refine",
-                "check.lr_offset=0", "optim.log10_lr=" + ",".join(map(str, grid)),
-                "hydra.sweep.subdir=lr${optim.log10_lr}_seed${trainer.seed}"])
+                                              plan.points, values, by_scale).items():
+        if not grid:
+            continue
+        if by_scale:
+            name = f"{scheme}_{axis}{value}"
+            size = [f"scale.{axis}={value}", "check.stage=refine", "check.lr_offset=0"]
+        else:  # a sweep without the check's config node
+            name = f"{scheme}_{value[0]}_d{value[1]}"
+            size = [*architecture_overrides(*value), "++check.stage=refine"]
+        multirun(sweep / "refine" / name, overrides, [
+            *size, f"amup.scheme={scheme}", "optim.log10_lr=" + ",".join(map(str, grid)),
+            "hydra.sweep.subdir=lr${optim.log10_lr}_seed${trainer.seed}"], drop=("optim.lr=",))
 
 
 def transfer(sweep: Path, overrides: list[str], plan: Plan, arm: Arm) -> None:
@@ -221,7 +244,7 @@ class CheckOnMultirunEnd(Callback):
     """Hydra callback of ``+sweeps=transfer_check`` and ``+sweeps=leaderboard_long``: the
     stages of a ``Plan`` (refine, transfer, deeper grids), then the verdict."""
 
-    def __init__(self, axis: str = "depth", select: str = "mean", measure: str = "minimal_path",
+    def __init__(self, axis: str = "depth", select: str = DEFAULT_SELECT, measure: str = "minimal_path",
                  refine_step: float = 0.125, refine_points: int = 2,
                  transfer_overrides: tuple[str, ...] = (), arms: list | None = None,
                  targets: list | None = None, refine_values: list | None = None,
@@ -481,7 +504,7 @@ def main(argv: list[str] | None = None, quiet: bool = False) -> dict:
     cfg = _sweep_config(sweep)
     cb = cfg.get("callbacks", {}).get("fit", {})
     result = verdict(collect(sweep), args.axis or cb.get("axis", "depth"),
-                     args.select or cb.get("select", "mean"), args.measure)
+                     args.select or cb.get("select", DEFAULT_SELECT), args.measure)
     result["command"] = "python train.py -m " + " ".join(cfg.get("overrides", []))
     files = write_verdict(result, Path(args.out) if args.out else sweep / "verdict")
     if not quiet:

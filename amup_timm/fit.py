@@ -18,37 +18,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from .eta import DEFAULT_SELECT, SELECT, eta_star, lr_curve
 from .records import collect, write_json
 
 log = logging.getLogger(__name__)
-SELECT = {"final": "train_loss", "mean": "mean_train_loss", "val": "val_loss"}
 MEASURES = ("minimal_path", "longest_path", "blocks")
-
-
-def loss_of(rec: dict, select: str) -> float:
-    """A run's selection loss; +inf for a diverged run or a non-finite loss."""
-    value = rec.get(SELECT[select])
-    if rec["status"] == "diverged" or value is None or not math.isfinite(value):
-        return math.inf
-    return float(value)
-
-
-def lr_curve(records: list[dict], select: str = "final") -> list[tuple[float, float, int]]:
-    """(lr, mean loss over seeds, seeds) per LR, sorted by LR; failed runs are left out."""
-    cells: dict[float, list[float]] = defaultdict(list)
-    for r in records:
-        if r["status"] in ("finished", "diverged") and r["lr"] is not None:
-            cells[float(r["lr"])].append(loss_of(r, select))
-    return [(lr, sum(v) / len(v), len(v)) for lr, v in sorted(cells.items())]
-
-
-def best_lr(records: list[dict], select: str = "final") -> tuple[float, float] | None:
-    """(eta*, its loss) over an LR grid, or None when every LR diverged or failed."""
-    curve = [c for c in lr_curve(records, select) if math.isfinite(c[1])]
-    if not curve:
-        return None
-    lr, loss, _ = min(curve, key=lambda c: c[1])
-    return lr, loss
 
 
 def fit_slope(L: list[float], eta: list[float]) -> dict[str, Any]:
@@ -76,7 +50,7 @@ def fit_slope(L: list[float], eta: list[float]) -> dict[str, Any]:
     return {"slope": slope, "ci95": ci, "r2": r2, "n": n, "intercept": intercept}
 
 
-def fit_group(records: list[dict], select: str = "final", exponent: float = -1.5,
+def fit_group(records: list[dict], select: str = DEFAULT_SELECT, exponent: float = -1.5,
               base_depth: int | None = None) -> dict[str, Any]:
     """eta*(L), slopes per measure and the law's transfer error, for one optimizer/scheme."""
     by_depth: dict[Any, list[dict]] = defaultdict(list)
@@ -85,7 +59,7 @@ def fit_group(records: list[dict], select: str = "final", exponent: float = -1.5
     rows = []
     for (model, depth), recs in sorted(by_depth.items(), key=lambda kv: (kv[0][1] or 0, kv[0][0])):
         depths = next((r["depths"] for r in recs if r["depths"]), {})
-        best = best_lr(recs, select)
+        best = eta_star(recs, select)
         rows.append({"model": model, "depth": depth, "L": depths,
                      "eta_star": best[0] if best else None,
                      "best_loss": best[1] if best else None,
@@ -108,7 +82,7 @@ def fit_group(records: list[dict], select: str = "final", exponent: float = -1.5
             "base_depth": base["depth"] if base else None}
 
 
-def fit_sweep(source: str | Path, select: str = "final", exponent: float | None = None,
+def fit_sweep(source: str | Path, select: str = DEFAULT_SELECT, exponent: float | None = None,
               base_depth: int | None = None) -> dict[str, Any]:
     """Fit every optimizer/scheme group of a sweep's records; the law's exponent is
     ``exponent`` if given, else the one each group's scheme predicts (-1.5 for am_mup)."""
@@ -282,7 +256,7 @@ def log_to_wandb(result: dict, files: list[Path], out: Path, logger_cfg: Any) ->
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(prog="python -m amup_timm.fit", description=__doc__.split("\n")[0])
     p.add_argument("sweep", help="multirun directory, or wandb:ENTITY/PROJECT/sweeps/ID")
-    p.add_argument("--select", choices=sorted(SELECT), default="final",
+    p.add_argument("--select", choices=sorted(SELECT), default=DEFAULT_SELECT,
                    help="final: mean loss of the last 10%% of steps; mean: whole run")
     p.add_argument("--exponent", type=float, default=None,
                    help="law exponent (default: each scheme's own, -1.5 for am_mup)")

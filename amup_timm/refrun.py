@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import AmupConfig
-from .fit import best_lr
+from .eta import DEFAULT_SELECT, SELECT, eta_star
 from .records import collect
 
 
@@ -23,23 +23,55 @@ class RefRun:
     source: str = ""
 
 
-def read_reference(source: str, cfg: AmupConfig, select: str = "final") -> RefRun:
-    """Best LR at the reference depth of a run directory, multirun directory or W&B path."""
+def sweep_select(source: str) -> str:
+    """How the sweep in ``source`` selected eta* (its check's ``select``, from multirun.yaml),
+    else the default."""
+    path = Path(source) / "multirun.yaml"
+    if not source.startswith("wandb:") and path.is_file():
+        from omegaconf import OmegaConf
+
+        hydra = OmegaConf.load(path).get("hydra") or {}
+        select = ((hydra.get("callbacks") or {}).get("fit") or {}).get("select")
+        if select in SELECT:
+            return str(select)
+    return DEFAULT_SELECT
+
+
+def read_reference(source: str, cfg: AmupConfig, select: str | None = None,
+                   optimizer: str | None = None) -> RefRun:
+    """eta* at the reference depth of a run directory, multirun directory or W&B path: over
+    the records of ``cfg.scheme`` (and ``optimizer``, if given), selected as the sweep that
+    made them selected (``select`` overrides)."""
     records = collect(source)
     if not records:
         raise FileNotFoundError(f"amup.ref_run={source} holds no results.json: give a finished "
                                 "run directory, a multirun directory, or wandb:ENTITY/PROJECT/ID")
     usable = [r for r in records if r["status"] in ("finished", "diverged") and r["lr"]]
+    schemes = sorted({r["scheme"] for r in usable})
+    usable = [r for r in usable if r["scheme"] == cfg.scheme]
+    if schemes and not usable:
+        raise ValueError(f"amup.ref_run={source} holds runs of schemes {schemes}, none of "
+                         f"amup.scheme={cfg.scheme}: set amup.scheme to the reference's scheme "
+                         "or give a reference trained with this one")
+    optimizers = sorted({r["optimizer"] or "?" for r in usable})
+    if optimizer is not None:
+        usable = [r for r in usable if r["optimizer"] == optimizer]
+        if not usable:
+            raise ValueError(f"amup.ref_run={source} holds no {cfg.scheme} run with optimizer "
+                             f"{optimizer!r} (it has {optimizers})")
+    elif len(optimizers) > 1:
+        raise ValueError(f"amup.ref_run={source} holds {cfg.scheme} runs of several optimizers "
+                         f"{optimizers}: give the directory of one optimizer's sweep")
     depths = sorted({r["depth"] for r in usable}, key=lambda d: (d is None, d))
     if cfg.ref_depth is not None:
         usable = [r for r in usable if r["depth"] == cfg.ref_depth]
         if not usable:
-            raise ValueError(f"amup.ref_run={source} has no run at amup.ref_depth="
+            raise ValueError(f"amup.ref_run={source} has no {cfg.scheme} run at amup.ref_depth="
                              f"{cfg.ref_depth}; depths it holds: {depths}")
     elif len(depths) > 1:
         raise ValueError(f"amup.ref_run={source} holds several depths {depths}; choose one "
                          "with amup.ref_depth")
-    best = best_lr(usable, select)
+    best = eta_star(usable, select or sweep_select(source))
     if best is None:
         statuses = sorted({r["status"] for r in records})
         raise ValueError(f"amup.ref_run={source} has no finished run to take an LR from "
@@ -51,14 +83,16 @@ def read_reference(source: str, cfg: AmupConfig, select: str = "final") -> RefRu
                   source=f"ref_run:{where}")
 
 
-def apply_ref_run(cfg: AmupConfig) -> tuple[AmupConfig, str | None]:
-    """``cfg`` with ``ref_run`` resolved into ``ref_lr`` (and, without a reference model of its
-    own, the run's model as ``ref_model``), and where the reference LR came from."""
+def apply_ref_run(cfg: AmupConfig, optimizer: str | None = None
+                  ) -> tuple[AmupConfig, str | None]:
+    """``cfg`` with ``ref_run`` resolved into ``ref_lr`` and, unless ``ref_model`` names the
+    reference, the run's own model and kwargs as the reference (``ref_depth`` chose the
+    records: a check's depth label need not be a timm name), and where its LR came from."""
     if cfg.ref_run is None:
         return cfg, "amup.ref_lr" if cfg.ref_lr is not None else None
-    ref = read_reference(cfg.ref_run, cfg)
-    model = {} if cfg.has_reference_model else {"ref_model": ref.model, "ref_kwargs": ref.kwargs,
-                                                 "ref_depth": None}
+    ref = read_reference(cfg.ref_run, cfg, optimizer=optimizer)
+    model = {} if cfg.ref_model is not None else {"ref_model": ref.model,
+                                                  "ref_kwargs": ref.kwargs, "ref_depth": None}
     return replace(cfg, ref_run=None, ref_lr=ref.lr, **model), ref.source
 
 

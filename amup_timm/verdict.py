@@ -23,38 +23,10 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from .fit import MEASURES, fit_slope, loss_of
+from .eta import SELECT_HELP, all_seeds, argmin_lr, cell_losses, loss_of, once
+from .fit import MEASURES, fit_slope
 
 AXES = ("depth", "width")
-SELECT_HELP = {"mean": "whole-run mean training loss", "final": "final training loss",
-               "val": "final held-out loss"}
-
-
-def cell_losses(records: list[dict], select: str) -> dict[float, dict[int, float]]:
-    """{lr: {seed: loss}} of the grid runs; diverged runs are +inf, failed runs left out."""
-    cells: dict[float, dict[int, float]] = defaultdict(dict)
-    for r in records:
-        if r["status"] in ("finished", "diverged") and r["lr"]:
-            cells[float(r["lr"])][r["seed"]] = loss_of(r, select)
-    return cells
-
-
-def argmin_lr(cells: dict[float, dict[int, float]], seeds: list[int]) -> float | None:
-    """The LR whose loss averaged over ``seeds`` is lowest (None if every LR diverged)."""
-    best = None
-    for lr, by_seed in sorted(cells.items()):
-        vals = [by_seed[s] for s in seeds if s in by_seed]
-        if not vals:
-            continue
-        mean = sum(vals) / len(vals)
-        if math.isfinite(mean) and (best is None or mean < best[1]):
-            best = (lr, mean)
-    return best[0] if best else None
-
-
-def all_seeds(cells: dict[float, dict[int, float]]) -> list[int]:
-    """Every seed that has a run in ``cells``."""
-    return sorted({s for c in cells.values() for s in c})
 
 
 def trend(xs: list[float], etas: list[float], axis: str) -> dict[str, Any]:
@@ -198,9 +170,12 @@ def axis_value(rec: dict, axis: str) -> Any:
 def verdict_group(records: list[dict], axis: str, select: str, measure: str,
                   exponent: float) -> dict[str, Any]:
     """The verdict for one (optimizer, scheme): rows per axis value, trend, regret, cost."""
-    grid = _once([r for r in records if r["stage"] != "transfer"], axis)
-    moved = _once([r for r in records if r["stage"] == "transfer"
-                   and r.get("arm", r["scheme"]) == r["scheme"]], axis)  # the scheme's own arm
+    def key(r: dict) -> Any:
+        return axis_value(r, axis)
+
+    grid = once([r for r in records if r["stage"] != "transfer"], key)
+    moved = once([r for r in records if r["stage"] == "transfer"
+                  and r.get("arm", r["scheme"]) == r["scheme"]], key)  # the scheme's own arm
     by_value: dict[Any, list[dict]] = defaultdict(list)
     for r in grid:
         by_value[axis_value(r, axis)].append(r)
@@ -318,16 +293,6 @@ def verdict(records: list[dict], axis: str = "depth", select: str = "mean",
         out.append({"optimizer": opt, "scheme": scheme,
                     **verdict_group(recs, axis, select, measure, predicted)})
     return {"axis": axis, "select": select, "measure": measure, "groups": out}
-
-
-def _once(records: list[dict], axis: str) -> list[dict]:
-    """One record per (size, LR, seed): a job run twice (a rerun of the same point in
-    another directory) counts once; a finished run wins over a failed one."""
-    seen: dict[tuple, dict] = {}
-    for r in sorted(records, key=lambda r: (r["status"] == "failed", r.get("path", ""))):
-        seen.setdefault((axis_value(r, axis), r["lr"] and round(math.log10(r["lr"]), 6),
-                         r["seed"]), r)
-    return list(seen.values())
 
 
 def _predicted(records: list[dict]) -> float:

@@ -76,13 +76,14 @@ LAYERS = [
     {"knobs", "depth", "width"},  # a family's knobs, depth measures, muP shapes
     {"report"},  # what AM-muP sees in a model
     {"schemes"},  # depth parametrizations
-    {"records"},  # results.json and reading runs, multiruns, W&B
+    {"records", "eta"},  # results.json and reading runs, multiruns, W&B; eta* of a grid
     {"fit"},  # eta*(L) from records
-    {"refrun", "verdict", "refine", "callbacks"},  # reference runs, the check's verdict
+    {"refrun", "verdict", "callbacks"},  # reference runs, the check's verdict
     {"law"},  # the reference model and the LR rule: no I/O
     {"factory"},  # create_model: reads ref_run, then the law
     {"optim", "probe"},  # create_optimizer; the AM probe
     {"base_lr", "check", "coord"},  # train.py's LR; the transfer and coordinate checks
+    {"refine"},  # the check's refine as a command
 ]
 
 

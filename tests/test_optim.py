@@ -46,3 +46,27 @@ def test_create_optimizer_without_a_reference_lr_says_what_to_give():
     model = amup_timm.create_model("resnet_1conv", {"ref_depth": 2}, depth=8, width=8)
     with pytest.raises(ValueError, match="amup.ref_lr"):
         amup_timm.create_optimizer(model, "sgd")
+
+
+def test_wd_rule_tau_keeps_adamw_timescale_as_the_lr_transfers():
+    """tau: the transferred run's decay is the reference's divided by the LR's transfer
+    factor, so lr x wd is the reference's; coupled keeps the decay as given."""
+    import amup_timm
+
+    vit = dict(img_size=16, patch_size=4, embed_dim=64, num_heads=2, in_chans=1, num_classes=10)
+    got = {}
+    for rule in ("coupled", "tau"):
+        model = amup_timm.create_model("vit_tiny_patch16_224", amup={
+            "ref_model": "vit_tiny_patch16_224", "ref_kwargs": {**vit, "depth": 2},
+            "ref_lr": 1e-3, "wd_rule": rule}, depth=8, **vit)
+        with pytest.warns(UserWarning, match="plain-SGD result"):
+            t = amup_timm.transfer_lr(model, optimizer="adamw")
+        decays = {g["weight_decay"] for g in amup_timm.param_groups(model, "adamw", 0.05)}
+        got[rule] = (t.lr, max(decays))
+        assert min(decays) == 0.0  # norms and biases still decay-free
+    factor = got["tau"][0] / 1e-3
+    assert factor == pytest.approx((18 / 6) ** -1.5)
+    assert got["coupled"][1] == pytest.approx(0.05)
+    assert got["tau"][0] * got["tau"][1] == pytest.approx(1e-3 * 0.05)
+    with pytest.raises(ValueError, match="wd_rule"):
+        amup_timm.AmupConfig(wd_rule="decoupled")

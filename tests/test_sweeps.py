@@ -9,6 +9,7 @@ from helpers import ROOT, results, run_train
 
 from amup_timm import fit
 from amup_timm.config import AmupConfig, register_configs
+from amup_timm.eta import eta_star
 from amup_timm.records import collect
 from amup_timm.refrun import read_reference
 from amup_timm.registry import build_meta
@@ -48,7 +49,7 @@ def test_sweep_started_again_skips_finished_jobs(tiny_sweep):
 @pytest.mark.slow
 def test_ref_run_from_run_and_multirun_dirs(tiny_sweep, tmp_path):
     recs = [r for r in collect(tiny_sweep) if r["depth"] == 2]
-    eta, _ = fit.best_lr(recs)
+    eta, _ = eta_star(recs)
     ref = read_reference(str(tiny_sweep), AmupConfig(ref_depth=2))
     assert ref.lr == eta and ref.model == "plain_cnn" and ref.kwargs["depth"] == 2
     one = next(r for r in recs if r["lr"] == eta)
@@ -63,6 +64,44 @@ def test_ref_run_from_run_and_multirun_dirs(tiny_sweep, tmp_path):
     assert res["amup"]["ref_source"].startswith("ref_run:") and res["amup"]["ref_lr"] == eta
 
 
+RUNS = ROOT / "docs" / "data" / "evidence" / "runs"
+
+
+def test_ref_run_picks_the_targets_scheme_as_the_check_selected():
+    """A check directory holds am_mup and standard runs at the same LRs: each scheme gets its
+    own eta*, selected by the check's own `select` (the whole-run mean), as its verdict says."""
+    check = RUNS / "vit_narrow" / "short_sgd_plain"
+    verdict = json.loads((ROOT / "docs/data/evidence/vit_narrow_short_sgd_plain.json").read_text())
+    for g in verdict["groups"]:
+        star = next(r["eta_star"] for r in g["rows"] if r["value"] == 2)
+        ref = read_reference(str(check), AmupConfig(scheme=g["scheme"], ref_depth=2))
+        assert ref.lr == pytest.approx(star)
+        assert ref.model == "vit_tiny_patch16_224" and ref.kwargs["depth"] == 2
+    assert {g["scheme"]: g["rows"][0]["eta_star"] for g in verdict["groups"]} == pytest.approx(
+        {"am_mup": 10 ** -1.5, "standard": 0.01})
+    with pytest.raises(ValueError, match="none of amup.scheme=nfd"):
+        read_reference(str(check), AmupConfig(scheme="nfd", ref_depth=2))
+
+
+def test_ref_run_of_a_resnet_check_by_its_depth_label():
+    """resnet18_narrow's depth label 4 (blocks) is no timm name: the run's own model is the
+    reference, and the law transfers from it as the check did."""
+    import amup_timm
+
+    check = RUNS / "resnet18_narrow" / "short_sgd_plain"
+    verdict = json.loads(
+        (ROOT / "docs/data/evidence/resnet18_narrow_short_sgd_plain.json").read_text())
+    g = next(g for g in verdict["groups"] if g["scheme"] == "am_mup")
+    model = amup_timm.create_model(
+        "resnet18", amup={"ref_run": str(check), "ref_depth": 4}, layers=[4] * 4,
+        channels=[16, 32, 64, 128], stem_width=16, in_chans=1, num_classes=10)
+    t = amup_timm.transfer_lr(model)
+    assert t.ref_lr == pytest.approx(g["rows"][0]["eta_star"])
+    assert t.ref_kwargs["layers"] == [1, 1, 1, 1]
+    moved = next(r for r in g["regret"] if r["value"] == 16)
+    assert t.lr == pytest.approx(moved["lr"])
+
+
 def test_ref_run_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_reference(str(tmp_path / "nope"), AmupConfig())
@@ -74,7 +113,7 @@ def test_ref_run_errors(tmp_path):
             "model_kwargs": {"depth": depth}, "final": {"train_loss": 1.0}}))
     with pytest.raises(ValueError, match="several depths"):
         read_reference(str(tmp_path), AmupConfig())
-    with pytest.raises(ValueError, match=r"no run at amup.ref_depth=3; depths it holds: \[2, 4\]"):
+    with pytest.raises(ValueError, match=r"no am_mup run at amup.ref_depth=3; depths it holds: \[2, 4\]"):
         read_reference(str(tmp_path), AmupConfig(ref_depth=3))
     with pytest.raises(ValueError, match="no finished run"):
         read_reference(str(tmp_path), AmupConfig(ref_depth=2))
@@ -147,17 +186,18 @@ def test_fit_slope_interval_matches_scipy():
 
 
 def test_refine_grid_surrounds_each_optimum(tmp_path):
-    from amup_timm.refine import fine_grids
+    from amup_timm.check import architecture_overrides, refine_grids
 
-    sweep = _synthetic_records(tmp_path)
-    for (_, depth, _), grid in fine_grids(sweep, step=1 / 18, points=2, select="final").items():
+    recs = collect(_synthetic_records(tmp_path))
+    grids = refine_grids(recs, "depth", "final", 1 / 18, 2, by_scale=False)
+    assert grids
+    for (_, (_, depth)), grid in grids.items():
         center = math.log10(0.5 * (depth + 1) ** -1.5)
         assert len(grid) == 4 and all(abs(g - center) <= 2 / 18 + 1e-4 for g in grid)
         assert min(grid) < center < max(grid)
     # +-2/12 decade is already on the sweep's 1/6-decade grid: only +-1/12 is new
-    assert all(len(g) == 2 for g in fine_grids(sweep, 1 / 12, 2, "final").values())
-    from amup_timm.refine import architecture_overrides
-
+    assert all(len(g) == 2 for g in refine_grids(recs, "depth", "final", 1 / 12, 2,
+                                                 by_scale=False).values())
     assert architecture_overrides("plain_cnn", 8) == ["model.kwargs.depth=8"]
     assert architecture_overrides("resnet34", 34) == ["model.name=resnet34"]
 

@@ -1,0 +1,88 @@
+"""eta*: the one way every part of the product picks the best LR of a grid (docs/design.md §7).
+
+A run's selection loss is its final training loss (``final``: the mean over the last 10% of
+steps), its whole-run mean (``mean``, the paper's protocol) or its final held-out loss (``val``).
+A job run twice counts once (a finished run wins over a failed one); losses are averaged over
+seeds per LR, a diverged seed making its cell +inf; eta* is the argmin over the LRs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+SELECT = {"final": "train_loss", "mean": "mean_train_loss", "val": "val_loss"}
+SELECT_HELP = {"mean": "whole-run mean training loss", "final": "final training loss",
+               "val": "final held-out loss"}
+DEFAULT_SELECT = "final"
+
+Cells = dict[float, dict[int, float]]
+
+
+def loss_of(rec: dict, select: str) -> float:
+    """A run's selection loss; +inf for a diverged run or a non-finite loss."""
+    value = rec.get(SELECT[select])
+    if rec["status"] == "diverged" or value is None or not math.isfinite(value):
+        return math.inf
+    return float(value)
+
+
+def once(records: Iterable[dict], key: Callable[[dict], Any] = lambda r: None) -> list[dict]:
+    """One record per (``key``, LR, seed): a job run twice (the same point in another
+    directory) counts once; a finished run wins over a failed one."""
+    seen: dict[tuple, dict] = {}
+    for r in sorted(records, key=lambda r: (r["status"] == "failed", r.get("path", ""))):
+        seen.setdefault((key(r), r["lr"] and round(math.log10(r["lr"]), 6), r["seed"]), r)
+    return list(seen.values())
+
+
+def cell_losses(records: Iterable[dict], select: str) -> Cells:
+    """{lr: {seed: loss}} of some runs of one model; diverged runs are +inf, failed runs left
+    out, a job run twice counted once."""
+    cells: Cells = defaultdict(dict)
+    for r in once(records):
+        if r["status"] in ("finished", "diverged") and r["lr"]:
+            cells[float(r["lr"])][r["seed"]] = loss_of(r, select)
+    return cells
+
+
+def all_seeds(cells: Cells) -> list[int]:
+    """Every seed that has a run in ``cells``."""
+    return sorted({s for c in cells.values() for s in c})
+
+
+def argmin_cells(cells: Cells, seeds: list[int] | None = None) -> tuple[float, float] | None:
+    """(LR, loss) whose loss averaged over ``seeds`` (default: all) is lowest; None if every
+    LR diverged."""
+    seeds = all_seeds(cells) if seeds is None else seeds
+    best = None
+    for lr, by_seed in sorted(cells.items()):
+        vals = [by_seed[s] for s in seeds if s in by_seed]
+        if not vals:
+            continue
+        mean = sum(vals) / len(vals)
+        if math.isfinite(mean) and (best is None or mean < best[1]):
+            best = (lr, mean)
+    return best
+
+
+def argmin_lr(cells: Cells, seeds: list[int] | None = None) -> float | None:
+    """The LR of ``argmin_cells`` (None if every LR diverged)."""
+    best = argmin_cells(cells, seeds)
+    return best[0] if best else None
+
+
+def eta_star(records: Iterable[dict], select: str = DEFAULT_SELECT,
+             seeds: list[int] | None = None) -> tuple[float, float] | None:
+    """(eta*, its seed-mean loss) of some runs of one model (one scheme, optimizer, size)
+    over their LR grid, or None when every LR diverged or failed."""
+    return argmin_cells(cell_losses(records, select), seeds)
+
+
+def lr_curve(records: Iterable[dict], select: str = DEFAULT_SELECT
+             ) -> list[tuple[float, float, int]]:
+    """(lr, seed-mean loss, seeds) per LR, sorted by LR."""
+    cells = cell_losses(records, select)
+    return [(lr, sum(c.values()) / len(c), len(c)) for lr, c in sorted(cells.items())]
