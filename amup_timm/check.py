@@ -29,6 +29,8 @@ from omegaconf import DictConfig
 
 from .records import collect, write_json
 from .knobs import nominal_depth
+from .leaderboard import board
+from .leaderboard import markdown as leaderboard_markdown
 from .eta import DEFAULT_SELECT, SELECT_HELP, cell_losses, eta_star
 from .verdict import axis_value, verdict
 
@@ -288,13 +290,21 @@ class CheckOnMultirunEnd(Callback):
         sweep = Path(config.hydra.sweep.dir)
         overrides = list(config.hydra.overrides.task)
         run_check(sweep, overrides, self.plan)
-        result = verdict(collect(sweep), self.axis, self.select, self.measure)
+        result = judge(collect(sweep), self.axis, self.select, self.measure)
         result["command"] = "python train.py -m " + " ".join(overrides)
         files = write_verdict(result, sweep / "verdict")
         print("\n".join(summary(result)) + "\nwrote " + ", ".join(map(str, files)), flush=True)
         logger = config.get("logger") or {}
         if logger.get("name") == "wandb" and logger.get("mode") != "disabled":
             log_to_wandb(result, files, sweep, logger)
+
+
+def judge(records: list[dict], axis: str, select: str, measure: str) -> dict:
+    """The verdict, with the leaderboard's table where the check ran several arms."""
+    result = verdict(records, axis, select, measure)
+    if any(r.get("arm", r["scheme"]) != r["scheme"] for r in records):
+        result["leaderboard"] = leaderboard_markdown(board(records, axis, select))
+    return result
 
 
 def _f(x: Any, fmt: str = ".4g") -> str:
@@ -336,6 +346,9 @@ def summary(result: dict) -> list[str]:
                          f"{_f(t['val_acc'], '.3f')} vs {_f(t['star_val_acc'], '.3f')}, "
                          f"compute saved {_f(t['compute_saved'], '.1f')}x")
         lines.append(f"  verdict: {g['call']}")
+    if result.get("leaderboard"):
+        lines += ["", "Leaderboard (test split, at each arm's transferred LR):",
+                  result["leaderboard"]]
     return lines
 
 
@@ -462,6 +475,8 @@ def write_verdict(result: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "verdict.json", result)
     (out / "verdict.md").write_text(markdown(result))
+    if result.get("leaderboard"):
+        (out / "leaderboard.md").write_text(result["leaderboard"])
     return [out / "verdict.json", out / "verdict.md", *plot(result, out)]
 
 
@@ -503,8 +518,8 @@ def main(argv: list[str] | None = None, quiet: bool = False) -> dict:
     sweep = Path(args.sweep)
     cfg = _sweep_config(sweep)
     cb = cfg.get("callbacks", {}).get("fit", {})
-    result = verdict(collect(sweep), args.axis or cb.get("axis", "depth"),
-                     args.select or cb.get("select", DEFAULT_SELECT), args.measure)
+    result = judge(collect(sweep), args.axis or cb.get("axis", "depth"),
+                   args.select or cb.get("select", DEFAULT_SELECT), args.measure)
     result["command"] = "python train.py -m " + " ".join(cfg.get("overrides", []))
     files = write_verdict(result, Path(args.out) if args.out else sweep / "verdict")
     if not quiet:

@@ -101,6 +101,8 @@ def normalize(res: dict, where: str) -> dict:
             "test_acc": final.get("test_acc"), "width": nominal_width(kwargs),
             "stage": (cfg.get("check") or {}).get("stage", "grid"),
             "arm": (cfg.get("check") or {}).get("arm") or scheme,
+            "wd_rule": (cfg.get("amup") or {}).get("wd_rule", "coupled"),
+            "exponent_from": (cfg.get("amup") or {}).get("exponent_from"),
             "scale": cfg.get("scale") or {}, "wall_s": res.get("wall_s"),
             "steps": res.get("steps"), "max_steps": res.get("max_steps"),
             "error": res.get("error"), "path": where}

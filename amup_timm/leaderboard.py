@@ -1,0 +1,156 @@
+"""The leaderboard of a ``+sweeps=leaderboard_long`` check: which arm (a depth scheme and its
+decay rule) gives the deeper models the best test loss at its transferred LR?
+
+Selection is by the check's ``select`` (the validation split); everything reported is on the
+test split (the held-out split where a data set has none). Per deeper depth and arm: the test
+loss and accuracy at the arm's transferred LR with their range over seeds, the gap to the best
+that any grid reached at that depth, and the arm's own regret where its scheme's grid ran.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from .eta import cell_losses, eta_star
+from .verdict import axis_value
+
+
+@dataclass
+class ArmRow:
+    """One arm at one depth."""
+
+    arm: str
+    value: Any
+    lr: float | None
+    loss: float  # seed mean (+inf if a seed diverged)
+    loss_range: tuple[float, float]
+    acc: float | None
+    acc_range: tuple[float, float] | None
+    seeds: list[float]  # each seed's test loss
+    gap: float | None  # loss minus the best any grid reached at this depth
+    regret: float | None  # loss minus the loss at the arm's scheme's own eta* here
+    eta_star: float | None  # the arm's scheme's eta* here, where its grid ran
+
+
+@dataclass
+class Board:
+    """Rows per depth, the best grid cell per depth, and the named arm."""
+
+    axis: str
+    rows: list[ArmRow] = field(default_factory=list)
+    best: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    named: str | None = None
+    call: str = ""
+    overrides: list[str] = field(default_factory=list)
+
+
+def _test(r: dict) -> tuple[float, float | None]:
+    if r["status"] == "diverged":
+        return math.inf, None
+    loss = r.get("test_loss") if r.get("test_loss") is not None else r.get("val_loss")
+    acc = r.get("test_acc") if r.get("test_acc") is not None else r.get("val_acc")
+    return (math.inf if loss is None else float(loss)), acc
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def board(records: list[dict], axis: str = "depth", select: str = "val") -> Board:
+    """The leaderboard of a check's records (empty rows when no arm has transferred runs)."""
+    done = [r for r in records if r["status"] in ("finished", "diverged") and r["lr"]]
+    grids: dict[Any, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    moved: dict[Any, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in done:
+        target = moved if r["stage"] == "transfer" else grids
+        target[axis_value(r, axis)][r.get("arm") if r["stage"] == "transfer"
+                                    else r["scheme"]].append(r)
+    out = Board(axis)
+    for value in sorted(moved):
+        best = None
+        for scheme, recs in grids.get(value, {}).items():
+            star = eta_star(recs, select)
+            if star is None:
+                continue
+            runs = [r for r in recs if r["lr"] == star[0]]
+            loss = _mean([_test(r)[0] for r in runs])
+            if best is None or star[1] < best["select_loss"]:
+                best = {"scheme": scheme, "lr": star[0], "select_loss": star[1], "loss": loss,
+                        "acc": _mean([_test(r)[1] or 0.0 for r in runs])}
+        if best:
+            out.best[value] = best
+        for arm, runs in sorted(moved[value].items()):
+            scheme = runs[0]["scheme"]
+            losses = [_test(r)[0] for r in runs]
+            accs = [_test(r)[1] for r in runs]
+            own = grids.get(value, {}).get(scheme)
+            star = eta_star(own, select) if own else None
+            at_star = ([_test(r)[0] for r in own if r["lr"] == star[0]] if star else [])
+            loss = _mean(losses)
+            out.rows.append(ArmRow(
+                arm, value, _mean([r["lr"] for r in runs]), loss, (min(losses), max(losses)),
+                None if None in accs else _mean(accs),
+                None if None in accs else (min(accs), max(accs)), losses,
+                loss - best["loss"] if best else None,
+                loss - _mean(at_star) if at_star else None, star[0] if star else None))
+    _name(out, records)
+    return out
+
+
+def _name(out: Board, records: list[dict]) -> None:
+    """Name the arm with the lowest seed-mean test loss at the deepest depth; better than
+    ``standard`` only where each of its seeds beats each of standard's."""
+    if not out.rows:
+        out.call = "no transferred runs yet"
+        return
+    deepest = max(r.value for r in out.rows)
+    at = {r.arm: r for r in out.rows if r.value == deepest}
+    named = min(at.values(), key=lambda r: r.loss)
+    out.named = named.arm
+    std = at.get("standard")
+    if named.arm == "standard":
+        out.call = f"at {out.axis} {deepest}: timm's one LR (standard) is best"
+    elif std is None:
+        out.call = f"at {out.axis} {deepest}: {named.arm} is best (no standard arm to compare)"
+    elif max(named.seeds) < min(std.seeds):
+        out.call = (f"at {out.axis} {deepest}: {named.arm} beats timm's one LR on every seed "
+                    f"(test loss {named.loss:.4f} vs {std.loss:.4f})")
+    else:
+        out.call = (f"at {out.axis} {deepest}: {named.arm} is lowest (test loss "
+                    f"{named.loss:.4f} vs {std.loss:.4f}) but within seed noise of timm's one LR")
+    run = next(r for r in records if r["stage"] == "transfer" and r.get("arm") == named.arm)
+    out.overrides = [f"amup.scheme={run['scheme']}"]
+    if run.get("exponent_from"):
+        out.overrides.append(f"amup.exponent_from={run['exponent_from']}")
+    if run.get("wd_rule", "coupled") != "coupled":
+        out.overrides.append(f"amup.wd_rule={run['wd_rule']}")
+
+
+def _f(x: float | None, spec: str = ".4f") -> str:
+    if x is None:
+        return "-"
+    return "diverged" if math.isinf(x) else format(x, spec)
+
+
+def markdown(b: Board) -> str:
+    """The leaderboard as a table, the named arm and its train.py overrides."""
+    lines = [f"| {b.axis} | arm | LR | test acc (seeds) | test loss (seeds) | gap to best grid |"
+             " own regret | eta* of its scheme |", "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(b.rows, key=lambda r: (r.value, r.loss)):
+        acc = (f"{100 * r.acc:.1f}% ({100 * r.acc_range[0]:.1f}-{100 * r.acc_range[1]:.1f})"
+               if r.acc is not None else "diverged")
+        lines.append(f"| {r.value} | {r.arm} | {_f(r.lr, '.3g')} | {acc} | {_f(r.loss)} "
+                     f"({_f(r.loss_range[0])}-{_f(r.loss_range[1])}) | {_f(r.gap, '+.4f')} | "
+                     f"{_f(r.regret, '+.4f')} | {_f(r.eta_star, '.3g')} |")
+    for value, best in sorted(b.best.items()):
+        lines.append(f"\nBest grid at {b.axis} {value}: {best['scheme']} at LR "
+                     f"{best['lr']:.3g}, test loss {_f(best['loss'])}, acc "
+                     f"{100 * best['acc']:.1f}%")
+    lines += ["", f"Named: {b.call}."]
+    if b.overrides:
+        lines.append(f"Train a deeper model with it: `python train.py {' '.join(b.overrides)} "
+                     "amup.ref_depth=<tuned depth> optim.lr=<its eta*>`")
+    return "\n".join(lines)

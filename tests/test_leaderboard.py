@@ -1,0 +1,49 @@
+"""The leaderboard names the arm with the lowest test loss at the deepest depth, and calls it
+better than timm's one LR only where each of its seeds beats each of standard's."""
+
+import pytest
+
+from amup_timm.leaderboard import board, markdown
+
+
+def rec(arm, scheme, depth, lr, seed, test_loss, stage="transfer", val_loss=None, **extra):
+    return {"status": "finished", "lr": lr, "seed": seed, "depth": depth, "scheme": scheme,
+            "arm": arm, "stage": stage, "val_loss": val_loss if val_loss is not None
+            else test_loss, "test_loss": test_loss, "test_acc": 1 - test_loss / 4,
+            "exponent_from": None, "wd_rule": "coupled", "path": f"{arm}{depth}{lr}{seed}",
+            **extra}
+
+
+def records(am_losses, std_losses):
+    out = []
+    for lr, val in ((0.1, 0.50), (0.3, 0.40), (1.0, 0.45)):  # grids at depth 16
+        for seed in (0, 1):
+            out.append(rec("standard", "standard", 16, lr, seed, val + 0.01, "target_grid",
+                           val_loss=val))
+            out.append(rec("am_mup", "am_mup", 16, lr, seed, val + 0.02, "target_grid",
+                           val_loss=val + 0.01))
+    out += [rec("am_mup", "am_mup", 16, 0.05, s, v) for s, v in enumerate(am_losses)]
+    out += [rec("standard", "standard", 16, 0.3, s, v) for s, v in enumerate(std_losses)]
+    out += [rec("am_mup_tau", "am_mup", 16, 0.05, s, 0.9, wd_rule="tau") for s in (0, 1)]
+    return out
+
+
+def test_rows_gap_regret_and_a_clear_win():
+    b = board(records([0.30, 0.33], [0.41, 0.41]))
+    assert b.best[16]["scheme"] == "standard" and b.best[16]["lr"] == 0.3  # by validation
+    assert b.best[16]["loss"] == pytest.approx(0.41)  # reported on test
+    am = next(r for r in b.rows if r.arm == "am_mup")
+    assert am.loss == pytest.approx(0.315) and am.loss_range == (0.30, 0.33)
+    assert am.gap == pytest.approx(0.315 - 0.41)
+    assert am.eta_star == 0.3 and am.regret == pytest.approx(0.315 - 0.42)
+    assert b.named == "am_mup" and "beats timm's one LR on every seed" in b.call
+    assert b.overrides == ["amup.scheme=am_mup"]
+    assert "| 16 | am_mup | 0.05 |" in markdown(b)
+
+
+def test_overlapping_seeds_are_within_noise_and_the_decay_rule_is_named():
+    b = board(records([0.30, 0.45], [0.41, 0.42]))
+    assert b.named == "am_mup" and "within seed noise of timm's one LR" in b.call
+    tau = board([r for r in records([0.95, 0.95], [0.96, 0.97]) if r["arm"] != "am_mup"])
+    assert tau.named == "am_mup_tau" and tau.overrides == ["amup.scheme=am_mup",
+                                                           "amup.wd_rule=tau"]
