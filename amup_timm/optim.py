@@ -14,7 +14,7 @@ from timm.optim import create_optimizer_v2
 from torch import nn
 
 from .law import transfer_lr
-from .width import param_groups
+from .width import param_groups, unwrap
 
 
 def create_optimizer(model: nn.Module, opt: str = "sgd", lr: float | None = None,
@@ -28,6 +28,7 @@ def create_optimizer(model: nn.Module, opt: str = "sgd", lr: float | None = None
     schedulers, which apply ``lr_scale`` themselves (PyTorch's own schedulers do not).
     ``timm_kwargs`` (momentum, betas, eps, ...) go to timm.
     """
+    model = unwrap(model)
     if lr is None:
         lr = transfer_lr(model, optimizer=opt).lr
     optimizer = create_optimizer_v2(

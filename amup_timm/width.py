@@ -123,6 +123,20 @@ def attach_readout(model: nn.Module, width_mult: float, zero: bool) -> None:
     multiply_input(head, 1.0 / width_mult)
 
 
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside DDP/DataParallel (``.module``) and torch.compile (``._orig_mod``)
+    wrappers, where ``create_model`` left ``model.amup`` (a compiled module forwards
+    attribute look-ups, but its parameter names carry the ``_orig_mod.`` prefix)."""
+    while True:
+        inner = model._modules.get("_orig_mod")
+        if inner is None and isinstance(model, (nn.DataParallel,
+                                                nn.parallel.DistributedDataParallel)):
+            inner = model.module
+        if inner is None:
+            return model
+        model = inner
+
+
 def param_groups(model: nn.Module, optimizer: str = "sgd", weight_decay: float = 0.0,
                  eps: float = 1e-8) -> list[dict]:
     """Optimizer groups with ``lr_scale`` and their own ``weight_decay`` (timm conventions).
@@ -130,11 +144,12 @@ def param_groups(model: nn.Module, optimizer: str = "sgd", weight_decay: float =
     ``lr_scale`` is muP's width multiplier times the scheme's per-parameter depth multiplier
     (for models from ``amup_timm.create_model``; 1 otherwise); a scheme that scales Adam's eps
     sets the group's ``eps`` (base ``eps``). 1-D parameters and ``model.no_weight_decay()``
-    names get no decay; ``amup.wd_rule=tau`` divides the decay by the depth law's LR factor.
+    names get no decay (a DDP or torch.compile wrapper is unwrapped first); ``amup.wd_rule=tau`` divides the decay by the depth law's LR factor.
     Pass the result to ``timm.optim.create_optimizer_v2(param_group_fn=
     ...)`` or straight to an optimizer; each group's LR is base_lr * lr_scale (timm's
     schedulers apply it; see ``apply_lr_scale``).
     """
+    model = unwrap(model)
     state = getattr(model, "amup", None)
     mults = state.width_mults if state is not None else {}
     depth = state.depth_multipliers(optimizer) if state is not None else {}

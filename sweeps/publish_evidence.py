@@ -28,9 +28,11 @@ from amup_timm.verdict import interval
 ROOT = Path(__file__).resolve().parents[1]
 DATA, IMG = ROOT / "docs" / "data" / "evidence", ROOT / "docs" / "img" / "evidence"
 DEPTH_CHECKS, WIDTH_CHECKS = ("short", "long"), ("width", "width1500", "combined")
-OPTIMS = ("sgd_plain", "adamw")
+BENCHMARK_CHECKS = ("leaderboard", "paper")  # Fashion-MNIST
+OPTIMS = ("sgd_plain", "adamw", "sgd")
 FAMILIES = ("resnet18_narrow", "resnet50_narrow", "vit_narrow", "convnext_narrow")  # #11's order
-NAME = re.compile(rf"(.+)_({'|'.join(DEPTH_CHECKS + WIDTH_CHECKS)})_({'|'.join(OPTIMS)})")
+CHECKS = DEPTH_CHECKS + WIDTH_CHECKS + BENCHMARK_CHECKS
+NAME = re.compile(rf"(.+)_({'|'.join(CHECKS)})_({'|'.join(OPTIMS)})")
 PAGES = {"glance": "evidence.md", "depth": "evidence.md", "links": "evidence.md",
          "width": "width.md", "coord": "width.md"}
 
@@ -44,7 +46,7 @@ def fmt(x, spec=".3g"):
 def order(model: str, check: str, optim: str) -> tuple:
     """Families in the issue's order, then the rest by name; checks and optimizers as listed."""
     family = FAMILIES.index(model) if model in FAMILIES else len(FAMILIES)
-    return family, model, (DEPTH_CHECKS + WIDTH_CHECKS).index(check), OPTIMS.index(optim)
+    return family, model, CHECKS.index(check), OPTIMS.index(optim)
 
 
 def published(data: Path = DATA) -> list[tuple[str, str, str, dict]]:
@@ -161,6 +163,8 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
            "width": [header[0].format("drift per doubling"), header[1]],
            "links": links_table(checks, data / "runs"), "coord": coord_table()}
     for model, check, optim, result in checks:
+        if check in BENCHMARK_CHECKS:  # Fashion-MNIST: its leaderboard pages, not these tables
+            continue
         if check in DEPTH_CHECKS:
             out["glance"].append(glance_row(model, check, optim, result))
         out["depth" if check in DEPTH_CHECKS else "width"] += summary_rows(model, check, optim,
@@ -208,6 +212,9 @@ def copy_checks(root: Path) -> None:
         name = f"{check.parent.name}_{check.name}"
         for suffix in ("json", "md"):
             shutil.copy(verdict.with_suffix(f".{suffix}"), DATA / f"{name}.{suffix}")
+        board = verdict.parent / "leaderboard.md"
+        if board.is_file():
+            shutil.copy(board, DATA / f"{name}_leaderboard.md")
         for plot in ("eta", "curves"):
             shutil.copy(verdict.parent / f"{plot}.png", IMG / f"{name}_{plot}.png")
 

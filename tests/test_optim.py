@@ -70,3 +70,21 @@ def test_wd_rule_tau_keeps_adamw_timescale_as_the_lr_transfers():
     assert got["tau"][0] * got["tau"][1] == pytest.approx(1e-3 * 0.05)
     with pytest.raises(ValueError, match="wd_rule"):
         amup_timm.AmupConfig(wd_rule="decoupled")
+
+
+def test_wrapped_model_keeps_its_mup_groups():
+    """DataParallel/DDP (.module) and torch.compile (._orig_mod) wrappers are unwrapped: a 2x
+    wide resnet18 gets the same lr_scales wrapped as bare, not plain groups."""
+    import amup_timm
+
+    kw = dict(layers=[1, 1, 1, 1], stem_width=16, stem_type="deep", in_chans=1, num_classes=10)
+    model = amup_timm.create_model("resnet18", amup={
+        "ref_model": "resnet18", "ref_kwargs": {**kw, "channels": [16, 32, 64, 128]},
+        "ref_lr": 0.1}, channels=[32, 64, 128, 256], **kw)
+    bare = sorted({g["lr_scale"] for g in amup_timm.param_groups(model, "sgd")})
+    assert len(bare) > 1
+    for wrapped in (torch.nn.DataParallel(model), torch.compile(model),
+                    torch.compile(torch.nn.DataParallel(model))):
+        assert sorted({g["lr_scale"] for g in amup_timm.param_groups(wrapped, "sgd")}) == bare
+        opt = amup_timm.create_optimizer(wrapped, "momentum", momentum=0.0)
+        assert sorted({g["lr_scale"] for g in opt.param_groups}) == bare

@@ -239,3 +239,34 @@ def test_every_sweep_config_composes(sweep):
     assert resolved["trainer"]["max_steps"] > 0
     if sweep.endswith("_check") or "_check_" in sweep:
         assert cfg.hydra.callbacks.fit._target_ == "amup_timm.check.CheckOnMultirunEnd"
+
+
+@pytest.mark.parametrize("sweep, arms", [
+    ("leaderboard_long", ["am_mup", "am_mup_fit", "depth_mup", "completep", "nfd", "standard"]),
+    ("leaderboard_long_adamw", ["am_mup", "am_mup_fit", "am_mup_tau", "depth_mup", "completep",
+                                "standard"])])
+def test_leaderboard_plan_from_its_config(sweep, arms):
+    """The leaderboard's callback reads its arms and stages from the config: every arm's
+    scheme is in the grid, the exponent arm fits on x1-x2, tau's arm carries its decay rule,
+    and the deeper grids run for am_mup and standard only, x2 before x9."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    register_configs()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"+sweeps={sweep}"], return_hydra_config=True)
+    plan = instantiate(cfg.hydra.callbacks.fit).plan
+    assert [a.name for a in plan.arms] == arms
+    grid = set(str(cfg.hydra.sweeper.params["amup.scheme"]).split(","))
+    assert {a.scheme for a in plan.arms} == grid and cfg.data.name == "fashion_mnist"
+    fit = next(a for a in plan.arms if a.name == "am_mup_fit")
+    assert fit.scheme == "am_mup" and fit.exponent_from == (1, 2)
+    assert plan.select == "val" and plan.targets == (2, 4, 9) and plan.refine_values == (1, 2)
+    assert plan.target_values == (2, 9) and plan.target_schemes == ("am_mup", "standard")
+    if "am_mup_tau" in arms:
+        assert next(a for a in plan.arms if a.name == "am_mup_tau").overrides == (
+            "amup.wd_rule=tau",)
+        assert cfg.optim.opt == "adamw" and cfg.optim.weight_decay == 0.05
+    else:
+        assert cfg.optim.opt == "momentum" and cfg.optim.momentum == 0.9
+        assert cfg.optim.weight_decay == 5e-4
