@@ -29,12 +29,18 @@ def loss_of(rec: dict, select: str) -> float:
     return float(value)
 
 
+def seed_of(rec: dict) -> Any:
+    """A run's seed; a record without one (written by hand, or by an old version) stands for
+    itself, by its path."""
+    return rec["seed"] if rec.get("seed") is not None else rec.get("path")
+
+
 def once(records: Iterable[dict], key: Callable[[dict], Any] = lambda r: None) -> list[dict]:
     """One record per (``key``, LR, seed): a job run twice (the same point in another
     directory) counts once; a finished run wins over a failed one."""
     seen: dict[tuple, dict] = {}
     for r in sorted(records, key=lambda r: (r["status"] == "failed", r.get("path", ""))):
-        seen.setdefault((key(r), r["lr"] and round(math.log10(r["lr"]), 6), r["seed"]), r)
+        seen.setdefault((key(r), r["lr"] and round(math.log10(r["lr"]), 6), seed_of(r)), r)
     return list(seen.values())
 
 
@@ -44,13 +50,13 @@ def cell_losses(records: Iterable[dict], select: str) -> Cells:
     cells: Cells = defaultdict(dict)
     for r in once(records):
         if r["status"] in ("finished", "diverged") and r["lr"]:
-            cells[float(r["lr"])][r["seed"]] = loss_of(r, select)
+            cells[float(r["lr"])][seed_of(r)] = loss_of(r, select)
     return cells
 
 
 def all_seeds(cells: Cells) -> list[int]:
     """Every seed that has a run in ``cells``."""
-    return sorted({s for c in cells.values() for s in c})
+    return sorted({s for c in cells.values() for s in c}, key=lambda s: (isinstance(s, str), s))
 
 
 def argmin_cells(cells: Cells, seeds: list[int] | None = None) -> tuple[float, float] | None:
