@@ -9,18 +9,30 @@ Public API::
     groups = amup_timm.param_groups(model, "sgd", weight_decay=5e-4)  # the groups alone
     probe = amup_timm.Probe(lambda seed: amup_timm.create_model("resnet18"), (x, y))
     probe.measure(0.1).per_layer_abs                    # one-step update size per layer
+
+Names load on first use (torch and timm with them), so that Hydra's plugin scan, which imports
+the search-path plugin and through it ``amup_timm.config`` at every start, stays cheap.
+``import amup_timm.models`` registers the package's own timm models (plain_cnn, resnet_1conv);
+every model lookup of amup_timm does it first.
 """
 
-from . import models  # noqa: F401  (registers plain_cnn and resnet_1conv in timm)
-from .config import AmupConfig
-from .factory import create_model
-from .law import Transfer, resolve_reference, transfer_lr
-from .optim import create_optimizer
-from .probe import Probe
-from .report import ModelReport, describe
-from .structure import StructureError
-from .width import apply_lr_scale, param_groups
+from importlib import import_module
+from typing import Any
 
-__all__ = ["AmupConfig", "ModelReport", "Probe", "StructureError", "Transfer", "apply_lr_scale",
-           "create_model", "create_optimizer", "describe", "param_groups", "resolve_reference",
-           "transfer_lr"]
+_API = {"AmupConfig": "config", "ModelReport": "report", "Probe": "probe",
+        "StructureError": "structure", "Transfer": "law", "apply_lr_scale": "width",
+        "create_model": "factory", "create_optimizer": "optim", "describe": "report",
+        "param_groups": "width", "resolve_reference": "law", "transfer_lr": "law"}
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _API:
+        raise AttributeError(f"module 'amup_timm' has no attribute {name!r}")
+    value = getattr(import_module(f".{_API[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

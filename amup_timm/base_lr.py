@@ -1,4 +1,7 @@
-"""The base LR of a run: the depth law from a reference, the probe, or ``optim.lr``."""
+"""The base LR of a run: the depth law from a reference, the probe, or ``optim.lr``.
+
+With a reference named (``amup.ref_depth`` or ``amup.ref_model``) and no ``amup.ref_lr`` or
+``amup.ref_run``, ``optim.lr`` (or ``optim.log10_lr``) is the LR tuned at the reference."""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from .schemes import get_scheme
 
 def resolve_lr(model: nn.Module, optim: Any, data: DataSource) -> tuple[float, dict]:
     """Base LR and its record: the depth law from the reference ``create_model`` resolved, the
-    probe (``amup.lr_rule=probe``), or ``optim.lr`` when there is no reference."""
+    probe (``amup.lr_rule=probe``), or ``optim.lr`` when there is no reference. The reference's
+    LR is ``amup.ref_lr`` (given or read from ``amup.ref_run``), else ``optim.lr``."""
     amup = model.amup.config
     report = model.amup.report
     measure = get_scheme(amup.scheme).measure(amup)
@@ -24,10 +28,14 @@ def resolve_lr(model: nn.Module, optim: Any, data: DataSource) -> tuple[float, d
               "L_ref": None, "ref_model": None, "ref_kwargs": None, "ref_lr": None,
               "ref_source": model.amup.ref_source, "lr_rule": amup.lr_rule,
               "exponent_from": amup.exponent_from}
+    own = float(optim.lr if optim.get("log10_lr") is None else 10 ** optim.log10_lr)
     if amup.ref_lr is None and not amup.has_reference_model:
-        lr = optim.lr if optim.get("log10_lr") is None else 10 ** optim.log10_lr
-        return float(lr), record
-    t = transfer_lr(model, optimizer=optim.opt)
+        return own, record
+    if amup.ref_lr is None:
+        record["ref_source"] = "optim.lr" if optim.get("log10_lr") is None else "optim.log10_lr"
+    elif record["ref_source"] is None:
+        record["ref_source"] = "amup.ref_lr"
+    t = transfer_lr(model, optimizer=optim.opt, ref_lr=amup.ref_lr or own)
     record.update({"L": t.L, "L_ref": t.L_ref, "ref_model": t.ref_model,
                    "ref_kwargs": t.ref_kwargs, "ref_lr": t.ref_lr, "ref_depths": t.ref_depths,
                    "exponent": t.exponent, "lr_law": t.lr})
@@ -44,3 +52,16 @@ def resolve_lr(model: nn.Module, optim: Any, data: DataSource) -> tuple[float, d
         dist.broadcast_object_list(box, src=0)
     record["lr_probe"] = box[0]
     return record["lr_probe"], record
+
+
+def lr_message(lr: float, record: dict) -> str:
+    """Where the base LR came from, for the log: "reference LR 0.1 from optim.lr (give the LR
+    tuned at resnet18 there) -> 0.01925 by the -1.5 law"."""
+    source = record["ref_source"]
+    if record["ref_lr"] is None:
+        return f"base LR {lr:.4g} (optim.lr, no reference)"
+    hint = f" (give the LR tuned at {record['ref_model']} there)" if source.startswith("optim.") \
+        else ""
+    rule = (f"by the {record['exponent']:g} law" if record["lr_rule"] == "law"
+            else f"by the probe (the law gives {record['lr_law']:.4g})")
+    return f"reference LR {record['ref_lr']:.4g} from {source}{hint} -> {lr:.4g} {rule}"

@@ -1,6 +1,6 @@
 """The transfer check: is the LR tuned on the smallest model good on the larger ones?
 
-    python train.py -m +sweeps=transfer_check model=resnet18_narrow hydra.sweep.dir=DIR
+    amup-train -m +sweeps=transfer_check model=resnet18_narrow hydra.sweep.dir=DIR
     python -m amup_timm.check DIR            # the verdict again from DIR's records
 
 The sweep runs a size x LR x seed grid under AM-muP and the standard baseline (a fixed coarse
@@ -35,7 +35,6 @@ from .eta import DEFAULT_SELECT, SELECT_HELP, cell_losses, eta_star
 from .verdict import axis_value, verdict
 
 log = logging.getLogger(__name__)
-TRAIN = Path(__file__).resolve().parents[1] / "train.py"
 
 
 def hydra_value(value: Any) -> str:
@@ -55,13 +54,13 @@ def hydra_value(value: Any) -> str:
 
 def multirun(out: Path, overrides: list[str], extra: list[str], drop: tuple[str, ...] = ()
              ) -> bool:
-    """``train.py -m`` with the check's own overrides (less those of ``extra``'s keys and
+    """``amup-train -m`` with the check's own overrides (less those of ``extra``'s keys and
     ``drop``'s) plus ``extra`` into ``out``; each job's directory is named by its LR or size
     and seed, so that a longer list of jobs later finds the finished ones where it looks."""
     keys = tuple(o.split("=", 1)[0] + "=" for o in extra) + ("hydra.sweep.dir=", *drop)
-    cmd = [sys.executable, str(TRAIN), "-m", *[o for o in overrides if not o.startswith(keys)],
+    cmd = [sys.executable, "-m", "amup_timm.train", "-m", *[o for o in overrides if not o.startswith(keys)],
            *extra, f"hydra.sweep.dir={out}"]
-    log.info("+ %s", " ".join(cmd[1:]))
+    log.info("+ amup-train %s", " ".join(cmd[4:]))
     done = subprocess.run(cmd).returncode == 0
     if not done:
         log.error("a %s multirun exited with an error; the verdict uses what finished", out.name)
@@ -291,7 +290,7 @@ class CheckOnMultirunEnd(Callback):
         overrides = list(config.hydra.overrides.task)
         run_check(sweep, overrides, self.plan)
         result = judge(collect(sweep), self.axis, self.select, self.measure)
-        result["command"] = "python train.py -m " + " ".join(overrides)
+        result["command"] = "amup-train -m " + " ".join(overrides)
         files = write_verdict(result, sweep / "verdict")
         print("\n".join(summary(result)) + "\nwrote " + ", ".join(map(str, files)), flush=True)
         logger = config.get("logger") or {}
@@ -520,7 +519,7 @@ def main(argv: list[str] | None = None, quiet: bool = False) -> dict:
     cb = cfg.get("callbacks", {}).get("fit", {})
     result = judge(collect(sweep), args.axis or cb.get("axis", "depth"),
                    args.select or cb.get("select", DEFAULT_SELECT), args.measure)
-    result["command"] = "python train.py -m " + " ".join(cfg.get("overrides", []))
+    result["command"] = "amup-train -m " + " ".join(cfg.get("overrides", []))
     files = write_verdict(result, Path(args.out) if args.out else sweep / "verdict")
     if not quiet:
         print("\n".join(summary(result)) + "\nwrote " + ", ".join(map(str, files)))
@@ -532,7 +531,7 @@ def _sweep_config(sweep: Path) -> dict:
     path = sweep / "multirun.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: give the directory of a "
-                                "`python train.py -m +sweeps=transfer_check ...` run")
+                                "`amup-train -m +sweeps=transfer_check ...` run")
     from omegaconf import OmegaConf
 
     hydra = OmegaConf.to_container(OmegaConf.load(path).hydra, resolve=False)

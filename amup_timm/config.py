@@ -134,11 +134,9 @@ def register_configs() -> None:
 
 def run_app(task: Callable[[Any], Any], config_name: str) -> None:
     """Run ``task(cfg)`` as a Hydra app composed from the package's ``conf/<config_name>.yaml``
-    (the command line's overrides apply, as for train.py)."""
-    from pathlib import Path
-
+    (the command line's overrides apply, as for amup-train)."""
     import hydra
 
     register_configs()
-    conf = str(Path(__file__).resolve().parents[1] / "conf")
-    hydra.main(version_base="1.3", config_path=conf, config_name=config_name)(task)()
+    hydra.main(version_base="1.3", config_path="pkg://amup_timm.conf",
+               config_name=config_name)(task)()

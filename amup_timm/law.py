@@ -12,7 +12,7 @@ import timm
 from torch import nn
 
 from .config import AmupConfig, to_config
-from .knobs import DEPTH_INT, DEPTH_KWARGS, NAMED_DEPTH
+from .knobs import DEPTH_INT, DEPTH_KWARGS, DEPTH_STAGES, NAMED_DEPTH
 from .registry import build_meta, check_model_name
 from .report import ModelReport, describe
 from .schemes import get_scheme
@@ -89,6 +89,13 @@ def resolve_reference(name: str, kwargs: dict[str, Any], cfg: AmupConfig,
     if m is not None:  # (b) families that name their depth
         prefix, _, suffix = m.groups()
         ref = f"{prefix}{cfg.ref_depth}{suffix}"
+        stages = [k for k in DEPTH_STAGES if k in kwargs and k not in cfg.ref_kwargs]
+        if stages:  # the kwargs fix the blocks: the name would change nothing
+            raise ValueError(
+                f"amup.ref_depth={cfg.ref_depth}: {name} is built with {stages[0]}="
+                f"{kwargs[stages[0]]}, which the reference {ref} would inherit, so it would be "
+                f"the target's depth. Give the reference's blocks with amup.ref_kwargs="
+                f"{{{stages[0]}:[...]}}, or drop model.kwargs.{stages[0]}.")
         if timm.is_model(ref):
             return Reference(ref, {**kwargs, **cfg.ref_kwargs})
         depths = sorted({int(x.group(2)) for x in map(NAMED_DEPTH.match, timm.list_models(

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from .eta import cell_losses, eta_star
+from .eta import eta_star
 from .verdict import axis_value
 
 
@@ -136,7 +136,7 @@ def _f(x: float | None, spec: str = ".4f") -> str:
 
 
 def markdown(b: Board) -> str:
-    """The leaderboard as a table, the named arm and its train.py overrides."""
+    """The leaderboard as a table, the named arm and its amup-train overrides."""
     lines = [f"| {b.axis} | arm | LR | test acc (seeds) | test loss (seeds) | gap to best grid |"
              " own regret | eta* of its scheme |", "|---|---|---|---|---|---|---|---|"]
     for r in sorted(b.rows, key=lambda r: (r.value, r.loss)):
@@ -151,6 +151,6 @@ def markdown(b: Board) -> str:
                      f"{100 * best['acc']:.1f}%")
     lines += ["", f"Named: {b.call}."]
     if b.overrides:
-        lines.append(f"Train a deeper model with it: `python train.py {' '.join(b.overrides)} "
+        lines.append(f"Train a deeper model with it: `amup-train {' '.join(b.overrides)} "
                      "amup.ref_depth=<tuned depth> optim.lr=<its eta*>`")
     return "\n".join(lines)

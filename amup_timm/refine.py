@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     sweep = Path(args.sweep)
     path = sweep / "multirun.yaml"
     if not path.is_file():
-        raise SystemExit(f"{path} not found: give the directory of a `train.py -m` sweep")
+        raise SystemExit(f"{path} not found: give the directory of a `amup-train -m` sweep")
     hydra = OmegaConf.to_container(OmegaConf.load(path).hydra, resolve=False)
     check = (hydra.get("callbacks") or {}).get("fit") or {}
     is_check = str(check.get("_target_", "")).endswith("CheckOnMultirunEnd")

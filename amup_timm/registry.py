@@ -9,6 +9,8 @@ import timm
 import torch
 from torch import nn
 
+from . import models  # noqa: F401  (registers plain_cnn and resnet_1conv in timm)
+
 
 def check_model_name(name: str) -> None:
     """Raise a ValueError naming close matches if ``name`` is not in timm's registry."""

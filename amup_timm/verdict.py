@@ -23,7 +23,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from .eta import SELECT_HELP, all_seeds, argmin_lr, cell_losses, loss_of, once
+from .eta import all_seeds, argmin_lr, cell_losses, loss_of, once
 from .fit import MEASURES, fit_slope
 
 AXES = ("depth", "width")

@@ -1,4 +1,4 @@
-"""The transfer check end to end: a tiny +sweeps=transfer_check through train.py -m."""
+"""The transfer check end to end: a tiny +sweeps=transfer_check through amup-train -m."""
 
 import json
 import math
@@ -58,7 +58,7 @@ def test_check_refines_transfers_and_judges(check):
     assert run["amup"]["ref_kwargs"]["layers"] == [1, 1, 1, 1]
     for name in ("eta.png", "curves.png"):
         assert (sweep / "verdict" / name).read_bytes()[:4] == b"\x89PNG"
-    assert "Reproduce: `python train.py -m +sweeps=transfer_check" in (
+    assert "Reproduce: `amup-train -m +sweeps=transfer_check" in (
         sweep / "verdict" / "verdict.md").read_text()
 
 

@@ -72,7 +72,7 @@ def test_no_import_cycle_in_amup_timm():
 
 # The flow of data, lowest first: a module imports only modules of its own or a lower layer.
 LAYERS = [
-    {"config", "registry", "hooks", "structure", "data", "models"},  # pieces that stand alone
+    {"conf", "config", "registry", "hooks", "structure", "data", "models"},  # stand alone
     {"knobs", "depth", "width"},  # a family's knobs, depth measures, muP shapes
     {"report"},  # what AM-muP sees in a model
     {"schemes"},  # depth parametrizations
@@ -84,7 +84,7 @@ LAYERS = [
     {"factory"},  # create_model: reads ref_run, then the law
     {"optim", "probe"},  # create_optimizer; the AM probe
     {"base_lr", "check", "coord"},  # train.py's LR; the transfer and coordinate checks
-    {"refine"},  # the check's refine as a command
+    {"refine", "train"},  # the check's refine as a command; the trainer (amup-train)
 ]
 
 

@@ -222,10 +222,10 @@ def test_fit_logs_table_and_plots_to_wandb_offline(tmp_path):
     assert "fit/momentum/am_mup/minimal_path/slope" in summary
 
 
-@pytest.mark.parametrize("sweep", sorted(p.stem for p in (ROOT / "sweeps").glob("*.yaml")
-                                          if not p.stem.startswith("wandb_")))  # W&B's format
+@pytest.mark.parametrize("sweep", sorted(
+    p.stem for p in (ROOT / "amup_timm" / "conf" / "sweeps").glob("*.yaml")))
 def test_every_sweep_config_composes(sweep):
-    """Each sweeps/*.yaml composes with train.yaml, sweeps something, and its job config
+    """Each amup_timm/conf/sweeps/*.yaml composes with train.yaml, sweeps something, and its job config
     resolves (the LR grid's resolvers, scale, the amup node's schema)."""
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf

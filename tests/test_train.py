@@ -1,4 +1,5 @@
-"""train.py end to end: the default job, the law, divergence, failures, resume, DDP, W&B."""
+"""train.py end to end in subprocesses: the default job, divergence and failures in a multirun,
+resume after a kill, DDP, W&B (in-process paths: tests/test_train_api.py)."""
 
 import json
 import math
@@ -14,8 +15,6 @@ import pytest
 import torch
 from helpers import ROOT, TINY, TRAIN, env, results, run_train, wandb_records
 
-import amup_timm
-from amup_timm.registry import build_meta
 
 pytestmark = pytest.mark.slow
 
@@ -29,32 +28,6 @@ def test_default_job_runs_without_arguments(tmp_path):
     assert res["final"]["train_loss"] < res["final"]["mean_train_loss"]
     rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(1, 301))
-
-
-def test_resnet101_lr_from_resnet18(tmp_path):
-    run_train("model=resnet101", "amup.ref_depth=18", "amup.ref_lr=0.1", "trainer.max_steps=2",
-              "data.batch_size=8", "logger=none", f"hydra.run.dir={tmp_path}")
-    res = results(tmp_path)
-    L = amup_timm.describe(build_meta("resnet101", in_chans=1)).depth["minimal_path"]
-    L_ref = amup_timm.describe(build_meta("resnet18", in_chans=1)).depth["minimal_path"]
-    assert (res["amup"]["L"], res["amup"]["L_ref"]) == (L, L_ref) == (39, 13)
-    assert res["lr"] == pytest.approx(0.1 * (L / L_ref) ** -1.5, rel=1e-12)
-    assert res["amup"]["ref_model"] == "resnet18" and res["amup"]["ref_lr"] == 0.1
-
-
-@pytest.mark.parametrize("args,message", [
-    (["model=resnet101", "amup.ref_depth=18"], "amup.ref_lr=<best LR"),
-    (["model.name=resnet_nope"], "unknown timm model 'resnet_nope'"),
-    (["amup.ref_dpth=18"], "ref_dpth"),
-    (["+amup.typo=1"], "typo"),
-    (["model=resnet18", "model.kwargs.depth=4"], "depth"),
-    (["data=imagefolder", "data.root=/nonexistent", "data.num_classes=3"], "train/<class>"),
-])
-def test_bad_input_fails_before_training(tmp_path, args, message):
-    proc = run_train(*args, "logger=none", f"hydra.run.dir={tmp_path}", check=False)
-    assert proc.returncode != 0
-    assert message in proc.stderr
-    assert not (tmp_path / "metrics.jsonl").exists()
 
 
 def test_multirun_grid_records_diverged_and_failed_jobs(tmp_path):

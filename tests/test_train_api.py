@@ -1,0 +1,35 @@
+"""amup-train's ``train`` in-process: the mission's command and errors that stop a run before
+it trains (the subprocess paths are tests/test_train.py's)."""
+
+import pytest
+from helpers import train_here
+
+import amup_timm
+from amup_timm.registry import build_meta
+
+
+def test_the_missions_command_takes_optim_lr_as_resnet18s(tmp_path):
+    """`amup-train model=resnet101 amup.ref_depth=18`: optim.lr (0.1) is resnet18's LR."""
+    res = train_here("model=resnet101", "amup.ref_depth=18", "trainer.max_steps=2",
+                     "data.batch_size=8", "logger=none", run_dir=tmp_path)
+    L = amup_timm.describe(build_meta("resnet101", in_chans=1)).depth["minimal_path"]
+    L_ref = amup_timm.describe(build_meta("resnet18", in_chans=1)).depth["minimal_path"]
+    assert (res["amup"]["L"], res["amup"]["L_ref"]) == (L, L_ref) == (39, 13)
+    assert res["lr"] == pytest.approx(0.1 * (L / L_ref) ** -1.5, rel=1e-12)
+    assert res["amup"]["ref_model"] == "resnet18" and res["amup"]["ref_lr"] == 0.1
+    assert res["amup"]["ref_source"] == "optim.lr" and res["status"] == "finished"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["model=resnet18_narrow", "amup.ref_depth=34"], r"amup.ref_kwargs=\{layers"),
+    (["model.name=resnet_nope"], "unknown timm model 'resnet_nope'"),
+    (["amup.ref_dpth=18"], "ref_dpth"),
+    (["+amup.typo=1"], "typo"),
+    (["model=resnet18", "model.kwargs.depth=4"], "depth"),
+    (["data=imagefolder", "data.root=/nonexistent", "data.num_classes=3"], "train/<class>"),
+    (["data=cifar10", "data.root=/nonexistent"], "data.download"),
+])
+def test_bad_input_fails_before_training(tmp_path, args, message):
+    with pytest.raises(Exception, match=message):
+        train_here(*args, "logger=none", run_dir=tmp_path)
+    assert not (tmp_path / "metrics.jsonl").exists()
