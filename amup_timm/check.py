@@ -27,7 +27,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from .records import collect, write_json
+from .records import collect, unpacked, write_json
 from .knobs import nominal_depth
 from .leaderboard import board
 from .leaderboard import markdown as leaderboard_markdown
@@ -58,8 +58,8 @@ def multirun(out: Path, overrides: list[str], extra: list[str], drop: tuple[str,
     ``drop``'s) plus ``extra`` into ``out``; each job's directory is named by its LR or size
     and seed, so that a longer list of jobs later finds the finished ones where it looks."""
     keys = tuple(o.split("=", 1)[0] + "=" for o in extra) + ("hydra.sweep.dir=", *drop)
-    cmd = [sys.executable, "-m", "amup_timm.train", "-m", *[o for o in overrides if not o.startswith(keys)],
-           *extra, f"hydra.sweep.dir={out}"]
+    cmd = [sys.executable, "-m", "amup_timm.train", "-m",
+           *[o for o in overrides if not o.startswith(keys)], *extra, f"hydra.sweep.dir={out}"]
     log.info("+ amup-train %s", " ".join(cmd[4:]))
     done = subprocess.run(cmd).returncode == 0
     if not done:
@@ -507,14 +507,16 @@ def log_to_wandb(result: dict, files: list[Path], sweep: Path, logger_cfg: Any) 
 def main(argv: list[str] | None = None, quiet: bool = False) -> dict:
     p = argparse.ArgumentParser(prog="python -m amup_timm.check",
                                 description="the verdict of a transfer check's records")
-    p.add_argument("sweep", help="the check's multirun directory")
+    p.add_argument("sweep", help="the check's multirun directory, or its packed records "
+                                 "(docs/data/evidence/runs/<model>/<check>.tar.gz)")
     p.add_argument("--axis", choices=("depth", "width"), default=None,
                    help="default: the one the sweep's config names")
     p.add_argument("--select", choices=sorted(SELECT_HELP), default=None)
     p.add_argument("--measure", default="minimal_path")
-    p.add_argument("--out", default=None, help="default: SWEEP/verdict")
+    p.add_argument("--out", default=None, help="default: SWEEP/verdict (packed records: "
+                                               "the unpacked copy's, in the cache)")
     args = p.parse_args(argv)
-    sweep = Path(args.sweep)
+    sweep = unpacked(args.sweep)
     cfg = _sweep_config(sweep)
     cb = cfg.get("callbacks", {}).get("fit", {})
     result = judge(collect(sweep), args.axis or cb.get("axis", "depth"),

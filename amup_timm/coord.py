@@ -24,7 +24,7 @@ from .factory import create_model
 from .fit import fit_slope
 from .knobs import scale_width
 from .optim import create_optimizer
-from .probe import first_batch, training_mode
+from .probe import first_batch, eval_with_batch_stats
 from .registry import build_meta
 from .width import WidthMult, base_shapes, is_adam_like, width_multipliers
 
@@ -61,7 +61,7 @@ def kinds_of(model: nn.Module, base: dict[str, torch.Size]) -> dict[str, str]:
 def _logit_change(build, kind: str, kinds: dict[str, str], batch, opt: str, lr: float,
                   steps: int, timm_kwargs: dict[str, Any]) -> float:
     model = build()
-    training_mode(model)
+    eval_with_batch_stats(model)
     for n, p in model.named_parameters():
         p.requires_grad_(kinds[n] == kind)
     optimizer = create_optimizer(model, opt, lr=lr, weight_decay=0.0, **timm_kwargs)

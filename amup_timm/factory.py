@@ -12,7 +12,7 @@ from torch import nn
 from .config import AmupConfig, to_config
 from .hooks import multiply_output
 from .law import Resolved, resolve, transfer, width_twin_kwargs
-from .refrun import apply_exponent_from, apply_ref_run
+from .reference_runs import apply_exponent_from, apply_ref_run
 from .registry import build_meta, check_model_name
 from .report import ModelReport, describe
 from .schemes import get_scheme
@@ -61,8 +61,8 @@ def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs
     """``timm.create_model(name, pretrained=False, **timm_kwargs)`` with AM-muP applied.
 
     ``amup`` is an ``AmupConfig``, a dict or an OmegaConf node (a misspelt key fails).
-    ``amup.ref_run`` and ``amup.exponent_from`` are read first (amup_timm.refrun). The scheme
-    initializes the model (am_mup: residual-aware He fan-in init); the reference is resolved
+    ``amup.ref_run`` and ``amup.exponent_from`` are read first (amup_timm.reference_runs). The
+    scheme initializes the model (am_mup: residual-aware He fan-in init); the reference is resolved
     and measured once; with a reference of another width, muP multipliers come from a width
     twin built on meta and the classifier becomes muP's readout. ``model.amup`` keeps all of
     it for ``transfer_lr``.

@@ -126,6 +126,14 @@ def depth_of(report: ModelReport, measure: str, pinned: float | None = None) -> 
     return float(value)
 
 
+def sgd_like(optimizer: str) -> bool:
+    """Whether ``optimizer`` follows muP's SGD rule: the setting the -3/2 law is derived in."""
+    try:
+        return not is_adam_like(optimizer)
+    except ValueError:  # no muP rule at all
+        return False
+
+
 def law(ref_lr: float, L: float, L_ref: float, exponent: float = -1.5) -> float:
     """The depth law lr = ref_lr * (L / L_ref) ** exponent."""
     return ref_lr * (L / L_ref) ** exponent
@@ -137,7 +145,7 @@ def resolve(name: str, kwargs: dict[str, Any], cfg: AmupConfig, target: nn.Modul
     if cfg.ref_run is not None:
         raise ValueError(f"amup.ref_run={cfg.ref_run} is read before the law: build the model "
                          "with amup_timm.create_model, or resolve it with "
-                         "amup_timm.refrun.apply_ref_run and give amup.ref_lr")
+                         "amup_timm.reference_runs.apply_ref_run and give amup.ref_lr")
     target = target if target is not None else build_meta(name, **kwargs)
     report = report if report is not None else describe(target)
     ref = resolve_reference(name, kwargs, cfg, target)
@@ -158,7 +166,7 @@ def transfer(res: Resolved, optimizer: str = "sgd", ref_lr: float | None = None)
     ref_report = res.ref_report or res.report
     scheme = get_scheme(cfg.scheme)
     exponent = scheme.depth_exponent(cfg, optimizer)
-    if exponent == -1.5 and is_adam_like(optimizer):
+    if exponent == -1.5 and not sgd_like(optimizer):
         warnings.warn(f"the -3/2 depth law is a plain-SGD result; applying it to {optimizer!r}. "
                       "With AdamW over long runs the measured optimum did not fall with depth "
                       "(docs/evidence.md): measure your family's exponent with "

@@ -46,7 +46,7 @@ class Measurement:
         return self.absolute if variant == "absolute" else self.relative
 
 
-def training_mode(model: nn.Module) -> None:
+def eval_with_batch_stats(model: nn.Module) -> None:
     """Dropout, drop-path and timm's functional dropouts off, BatchNorm on batch statistics
     (as in training): a fixed batch then gives the same output twice."""
     model.eval()
@@ -61,7 +61,7 @@ class _Seed:
     def __init__(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor],
                  optimizer: str, weight_decay: float, eps: float, momentum: float):
         self.model = model
-        training_mode(model)
+        eval_with_batch_stats(model)
         self.layers = [n for n, m in model.named_modules() if isinstance(m, _WEIGHTED)]
         if not self.layers:
             raise ValueError(f"{type(model).__name__} has no conv/linear layer to probe")

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
 import json
 import math
 import os
+import tarfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .data import cache_dir
 from .knobs import nominal_depth, nominal_width
 
 RESULTS = "results.json"
+PACKED = ".tar.gz"  # a sweep's records in one file: multirun.yaml and every results.json
 METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoints/last.pt"
 
@@ -154,9 +160,47 @@ def collect(source: str | Path) -> list[dict]:
                 "network access and an API key (`wandb login` or WANDB_API_KEY); without them, "
                 "point at the local run or multirun directory instead.") from e
         return [_from_wandb_run(r) for r in runs]
-    root = Path(source)
+    root = unpacked(source)
     if not root.exists():
         raise FileNotFoundError(f"{source} does not exist; give a run directory, a multirun "
-                                "directory, or wandb:ENTITY/PROJECT/RUN_ID")
+                                f"directory, its packed records (*{PACKED}) or "
+                                "wandb:ENTITY/PROJECT/RUN_ID")
     files = [root / RESULTS] if (root / RESULTS).is_file() else sorted(root.rglob(RESULTS))
     return [normalize(json.loads(f.read_text()), str(f.parent)) for f in files]
+
+
+def pack(sweep: str | Path, out: str | Path) -> Path:
+    """A sweep's multirun.yaml and every results.json in one gzipped tar, its top folder named
+    as the sweep, byte for byte the same for the same records: ``tar -xzf OUT -C DIR`` gives
+    ``DIR/<sweep name>/``, which a stopped check resumes from."""
+    sweep, out = Path(sweep), Path(out)
+    files = sorted(f for f in [sweep / "multirun.yaml", *sweep.rglob(RESULTS)] if f.is_file())
+    tmp = out.with_name(out.name + ".tmp")
+    with open(tmp, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for f in files:
+            data = f.read_bytes()
+            info = tarfile.TarInfo(f"{sweep.name}/{f.relative_to(sweep).as_posix()}")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, fileobj=io.BytesIO(data))
+    os.replace(tmp, out)
+    return out
+
+
+def unpacked(source: str | Path) -> Path:
+    """``source`` as a directory: packed records (``*.tar.gz`` of ``pack``) are unpacked once
+    into the cache ($AMUP_CACHE or ~/.cache/amup_timm), keyed by their content."""
+    path = Path(source)
+    if not (path.name.endswith(PACKED) and path.is_file()):
+        return path
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:12]
+    root = cache_dir() / "records" / f"{path.name[:-len(PACKED)]}-{digest}"
+    if not root.is_dir():
+        tmp = root.with_name(f"{root.name}.tmp{os.getpid()}")
+        with tarfile.open(path) as tar:
+            tar.extractall(tmp, filter="data")
+        (top,) = tmp.iterdir()
+        root.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(top, root)
+        tmp.rmdir()
+    return root

@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from .check import Plan, refine
 from .eta import DEFAULT_SELECT, SELECT
+from .records import PACKED
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> None:
                    help=f"default: the sweep's check's, else {DEFAULT_SELECT}")
     args = p.parse_args(argv)
     sweep = Path(args.sweep)
+    if sweep.name.endswith(PACKED):
+        raise SystemExit(f"{sweep} is packed records; refine runs jobs into a directory: unpack "
+                         f"it first (tar -xzf {sweep} -C multirun/) and give that directory")
     path = sweep / "multirun.yaml"
     if not path.is_file():
         raise SystemExit(f"{path} not found: give the directory of a `amup-train -m` sweep")

@@ -253,10 +253,10 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
             "compute_saved": target_cost / transfer_cost if transfer_cost else None})
     main = trends.get(measure if axis == "depth" else "width", {})
     return {"rows": rows, "trends": trends, "regret": regret, "exponent": exponent,
-            "call": call(main, exponent, axis, rows)}
+            "call": verdict_text(main, exponent, axis, rows)}
 
 
-def call(t: dict, exponent: float, axis: str, rows: list[dict]) -> str:
+def verdict_text(t: dict, exponent: float, axis: str, rows: list[dict]) -> str:
     """One line: does the predicted trend hold, does another fit, or none."""
     if t.get("slope") is None:
         return "no trend: fewer than two sizes have an optimum"

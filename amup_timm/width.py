@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 from torch import nn
 
 from .hooks import multiply_input
 
-# timm optimizer names (without a "fused"/"lookahead_" prefix) by the muP rule they follow
-ADAM_LIKE = ("adam", "adamw", "nadam", "nadamw", "radam", "radamw", "lamb", "lambw", "adan",
-             "adanw", "adopt", "adoptw", "adamp", "adabelief", "adamax", "laprop", "lion",
-             "adafactor", "adafactorbv")
-SGD_LIKE = ("sgd", "nesterov", "momentum", "sgdp", "sgdw")
+# The muP rule of an optimizer follows timm's registry: one with betas (Adam, Lamb, Lion, ...)
+# takes MuAdam's rule. These adaptive ones have no betas there but scale their updates per
+# coordinate as Adam does; those of NO_RULE follow neither rule.
+ADAPTIVE = ("Adagrad", "Adadelta", "RMSprop", "RMSpropTF", "AdafactorBigVision", "MADGRAD",
+            "Kron")
+NO_RULE = {"Muon": "orthogonalized updates (spectral scaling, not muP's Adam or SGD rule)",
+           "Lars": "a layer-wise trust ratio that rescales each update by its weight's norm"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class WidthMult:
 
     def lr(self, optimizer: str) -> float:
         """LR multiplier: MuSGD for SGD-like optimizers, MuAdam for Adam-like ones."""
+        if self.ninf == 0:
+            return 1.0
         if is_adam_like(optimizer):
             return 1.0 / self.main if self.ninf == 2 else 1.0
         if self.ninf == 1:
@@ -45,6 +50,8 @@ class WidthMult:
 
     def weight_decay(self, optimizer: str) -> float:
         """Weight-decay multiplier (mup with coupled decay; AdamW hidden x width_mult)."""
+        if self.ninf == 0:
+            return 1.0
         if is_adam_like(optimizer):
             return self.main if self.ninf == 2 else 1.0
         if self.ninf == 1:
@@ -54,15 +61,24 @@ class WidthMult:
         return 1.0
 
 
+@lru_cache(maxsize=None)
 def is_adam_like(optimizer: str) -> bool:
-    """Whether timm's optimizer name ``optimizer`` gets muP's Adam rule (else the SGD rule)."""
-    name = optimizer.lower().split("_")[-1].removeprefix("fused")
-    if name in ADAM_LIKE:
-        return True
-    if name in SGD_LIKE:
-        return False
-    raise ValueError(f"no muP rule is known for optimizer {optimizer!r}; SGD-like: "
-                     f"{list(SGD_LIKE)}, Adam-like: {list(ADAM_LIKE)}")
+    """Whether timm's optimizer ``optimizer`` gets muP's Adam rule (else the SGD rule), from
+    timm's registry (``has_betas``) and ADAPTIVE; an optimizer of NO_RULE fails."""
+    from timm.optim import get_optimizer_info, list_optimizers
+
+    name = optimizer.lower().removeprefix("lookahead_")
+    try:
+        info = get_optimizer_info(name)
+    except ValueError:
+        raise ValueError(f"optimizer {optimizer!r} is not in timm's registry; pick one of "
+                         f"timm.optim.list_optimizers(): {list_optimizers()}") from None
+    cls = info.opt_class if isinstance(info.opt_class, str) else info.opt_class.__name__
+    cls = cls.rsplit(".", 1)[-1]
+    if cls in NO_RULE:
+        raise ValueError(f"no muP width rule is known for {optimizer!r} ({cls}: {NO_RULE[cls]});"
+                         " use an Adam-like or SGD-like optimizer, or amup.width=false")
+    return info.has_betas or cls in ADAPTIVE
 
 
 def base_shapes(twin: nn.Module) -> dict[str, torch.Size]:

@@ -4,9 +4,9 @@ docs/width.md (width, depth with width, coordinate checks).
     python sweeps/publish_evidence.py [multirun/evidence]
 
 Every multirun/evidence/<model>/<check>_<optim>/, finished or not, has its runs' results.json
-(with the sweep's multirun.yaml) copied to docs/data/evidence/runs/: enough to redo a verdict
-(python -m amup_timm.check docs/data/evidence/runs/<model>/<check>) or, copied back under
-multirun/evidence, to resume the checks where they stopped. For each check with a verdict, the
+(with the sweep's multirun.yaml) packed into docs/data/evidence/runs/<model>/<check>.tar.gz:
+enough to redo a verdict (python -m amup_timm.check docs/data/evidence/runs/<model>/<check>.tar.gz)
+or, unpacked (tar -xzf FILE -C multirun/evidence/<model>/), to resume the check where it stopped. For each check with a verdict, the
 verdict is made again from the records; verdict.json and .md go to
 docs/data/evidence/<model>_<check>_<optim>.*, its plots to docs/img/evidence/. The tables are
 then made from docs/data alone and written between the pages' ``<!-- table: NAME -->`` and
@@ -23,6 +23,7 @@ import shutil
 from pathlib import Path
 
 from amup_timm.check import main as check_main
+from amup_timm.records import PACKED, pack
 from amup_timm.verdict import interval
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,7 @@ DEPTH_CHECKS, WIDTH_CHECKS = ("short", "long"), ("width", "width1500", "combined
 BENCHMARK_CHECKS = ("leaderboard", "paper")  # Fashion-MNIST
 OPTIMS = ("sgd_plain", "adamw")  # the digits checks' optimizers
 RECIPES = OPTIMS + ("sgd",)  # and the benchmark's: SGD with momentum for the ResNets
-FAMILIES = ("resnet18_narrow", "resnet50_narrow", "vit_narrow", "convnext_narrow")  # #11's order
+FAMILIES = ("resnet18_narrow", "resnet50_narrow", "vit_narrow", "convnext_narrow")
 CHECKS = DEPTH_CHECKS + WIDTH_CHECKS + BENCHMARK_CHECKS
 NAME = re.compile(rf"(.+)_({'|'.join(CHECKS)})_({'|'.join(RECIPES)})")
 PAGES = {"glance": "evidence.md", "depth": "evidence.md", "links": "evidence.md",
@@ -45,7 +46,7 @@ def fmt(x, spec=".3g"):
 
 
 def order(model: str, check: str, optim: str) -> tuple:
-    """Families in the issue's order, then the rest by name; checks and optimizers as listed."""
+    """Families in FAMILIES' order, then the rest by name; checks and optimizers as listed."""
     family = FAMILIES.index(model) if model in FAMILIES else len(FAMILIES)
     return family, model, CHECKS.index(check), RECIPES.index(optim)
 
@@ -119,7 +120,7 @@ def links_table(checks: list[tuple[str, str, str, dict]], runs: Path = DATA / "r
     """Per depth family: each check's full table and plots, or what stands in their place."""
     cells = {(m, c, o) for m, c, o, _ in checks}
     families = sorted({m for m, c, _, _ in checks if c in DEPTH_CHECKS}
-                      | {d.parent.name for c in DEPTH_CHECKS for d in runs.glob(f"*/{c}_*")},
+                      | {d.parent.name for c in DEPTH_CHECKS for d in runs.glob(f"*/{c}_*{PACKED}")},
                       key=lambda m: order(m, DEPTH_CHECKS[0], OPTIMS[0]))
     out = ["| family | short, plain SGD | short, AdamW | long, plain SGD | long, AdamW |",
            "|---|---|---|---|---|"]
@@ -130,7 +131,7 @@ def links_table(checks: list[tuple[str, str, str, dict]], runs: Path = DATA / "r
                 n = f"{m}_{c}_{o}"
                 row.append(f"[table](data/evidence/{n}.md), [curves](img/evidence/{n}_curves.png), "
                            f"[eta*](img/evidence/{n}_eta.png)" if (m, c, o) in cells else
-                           "running (records kept)" if (runs / m / f"{c}_{o}").is_dir() else
+                           "running (records kept)" if (runs / m / f"{c}_{o}{PACKED}").is_file() else
                            "not measured")
         out.append(f"| {m} | " + " | ".join(row) + " |")
     return out
@@ -200,11 +201,9 @@ def copy_checks(root: Path) -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     IMG.mkdir(parents=True, exist_ok=True)
     for check in sorted(m.parent for m in root.glob("*/*/multirun.yaml")):
-        keep = DATA / "runs" / check.parent.name / check.name  # to redo or resume the check
-        shutil.rmtree(keep, ignore_errors=True)
-        for f in [check / "multirun.yaml", *check.rglob("results.json")]:
-            (keep / f.relative_to(check)).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(f, keep / f.relative_to(check))
+        keep = DATA / "runs" / check.parent.name / (check.name + PACKED)  # to redo or resume
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        pack(check, keep)
         verdict = check / "verdict" / "verdict.json"
         if not verdict.is_file():  # still running: its records are kept, no verdict yet
             print(f"{check}: no verdict yet, records kept in {keep}")

@@ -78,7 +78,7 @@ LAYERS = [
     {"schemes"},  # depth parametrizations
     {"records", "eta"},  # results.json and reading runs, multiruns, W&B; eta* of a grid
     {"fit"},  # eta*(L) from records
-    {"refrun", "verdict", "callbacks"},  # reference runs, the check's verdict
+    {"reference_runs", "verdict", "callbacks"},  # reference runs, the check's verdict
     {"leaderboard"},  # the arms of a leaderboard check, side by side
     {"law"},  # the reference model and the LR rule: no I/O
     {"factory"},  # create_model: reads ref_run, then the law

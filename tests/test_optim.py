@@ -88,3 +88,28 @@ def test_wrapped_model_keeps_its_mup_groups():
         assert sorted({g["lr_scale"] for g in amup_timm.param_groups(wrapped, "sgd")}) == bare
         opt = amup_timm.create_optimizer(wrapped, "momentum", momentum=0.0)
         assert sorted({g["lr_scale"] for g in opt.param_groups}) == bare
+
+
+def test_every_timm_optimizer_has_a_mup_rule_or_says_why_not():
+    """The muP rule comes from timm's registry: every name list_optimizers() returns is
+    Adam-like (betas, or adaptive without them), SGD-like, or refused with its reason."""
+    from timm.optim import list_optimizers
+
+    from amup_timm.width import is_adam_like
+
+    rules, refused = {}, {}
+    for name in list_optimizers():
+        try:
+            rules[name] = is_adam_like(name)
+        except ValueError as e:
+            refused[name] = str(e)
+    assert {n for n, adam in rules.items() if adam} >= {
+        "adam", "adamw", "nadamw", "lamb", "lion", "adafactor", "adagrad", "rmsprop", "kron"}
+    assert {n for n, adam in rules.items() if not adam} >= {
+        "sgd", "momentum", "nesterov", "sgdw", "sgdp"}
+    assert set(refused) >= {"muon", "lars"} and all(
+        "no muP width rule" in m for m in refused.values())
+    assert set(refused) <= {n for n in list_optimizers() if "muon" in n or "lar" in n}
+    with pytest.raises(ValueError, match="not in timm's registry"):
+        is_adam_like("adamm")
+    assert is_adam_like("lookahead_adamw") and not is_adam_like("lookahead_sgd")

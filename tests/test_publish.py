@@ -30,7 +30,8 @@ def test_page_tables_are_made_from_docs_data(name, tables):
 def test_links_say_what_is_not_published(tmp_path):
     """A family with records but no verdict is 'running', a check without records 'not
     measured'; a published one links its table and plots."""
-    (tmp_path / "runs" / "vit_narrow" / "short_adamw").mkdir(parents=True)
+    (tmp_path / "runs" / "vit_narrow").mkdir(parents=True)
+    (tmp_path / "runs" / "vit_narrow" / "short_adamw.tar.gz").write_bytes(b"")
     done = [("vit_narrow", "short", "sgd_plain", {})]
     rows = publish.links_table(done, tmp_path / "runs")
     assert rows[2] == ("| vit_narrow | [table](data/evidence/vit_narrow_short_sgd_plain.md), "

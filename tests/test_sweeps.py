@@ -11,7 +11,7 @@ from amup_timm import fit
 from amup_timm.config import AmupConfig, register_configs
 from amup_timm.eta import eta_star
 from amup_timm.records import collect
-from amup_timm.refrun import read_reference
+from amup_timm.reference_runs import read_reference
 from amup_timm.registry import build_meta
 from amup_timm.report import describe
 

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from amup_timm.fit import fit_slope
-from amup_timm.verdict import call, eta_range, misfit, verdict
+from amup_timm.verdict import eta_range, misfit, verdict, verdict_text
 
 DEPTHS = (4, 8, 16)
 GRID = [round(-3 + 0.05 * k, 2) for k in range(61)]  # log10 LRs, 1/20 decade
@@ -55,15 +55,15 @@ def test_slope_of_known_optima_and_bootstrap_interval():
 def test_the_call_names_what_holds():
     t = {"slope": -1.4, "ci95": [-2.0, -1.0], "r2": 0.99, "bootstrap95": [-1.6, -1.2]}
     rows = [{"at_edge": False}] * 3
-    assert call(t, -1.5, "depth", rows).startswith("holds")
-    assert call({**t, "bootstrap95": [-1.45, -1.3]}, -1.5, "depth", rows).startswith(
+    assert verdict_text(t, -1.5, "depth", rows).startswith("holds")
+    assert verdict_text({**t, "bootstrap95": [-1.45, -1.3]}, -1.5, "depth", rows).startswith(
         "another exponent fits: slope -1.40, 95% [-1.45, -1.30]")
-    assert call({**t, "r2": 0.3}, -1.5, "depth", rows).startswith("no power law fits")
-    assert "grid's edge" in call(t, -1.5, "depth", [{"at_edge": True}] * 3)
+    assert verdict_text({**t, "r2": 0.3}, -1.5, "depth", rows).startswith("no power law fits")
+    assert "grid's edge" in verdict_text(t, -1.5, "depth", [{"at_edge": True}] * 3)
     flat = {"slope": 0.01, "ci95": [-0.2, 0.2], "r2": 0.05, "bootstrap95": [-0.05, 0.05],
             "misfit": -0.1}  # muP's flat optimum: nothing for R^2 to explain
-    assert call(flat, 0.0, "width", rows).startswith("holds: drift per doubling 0.01")
-    assert call({**flat, "misfit": 0.2}, 0.0, "width", rows).startswith(
+    assert verdict_text(flat, 0.0, "width", rows).startswith("holds: drift per doubling 0.01")
+    assert verdict_text({**flat, "misfit": 0.2}, 0.0, "width", rows).startswith(
         "no power law fits: drift per doubling 0.01, the line misses an eta*'s seed range by 0.20")
 
 
