@@ -386,14 +386,25 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
     return finish(run, status, timing=timing, wall_s=time.perf_counter() - started)
 
 
+def done_before(run_dir: Path, overrides: list[str]) -> dict | None:
+    """The results of this job if a multirun already ran it to the end (finished or diverged,
+    with the same overrides): a multirun started again skips it."""
+    prev = records.read_results(run_dir)
+    if prev and prev.get("status") in ("finished", "diverged") \
+            and prev.get("overrides") == overrides:
+        return prev
+    return None
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    """amup-train: one job, or one job of a multirun (a failed job is recorded, and the
+    sweep goes on; a job done before is skipped)."""
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     run_dir = Path(cfg.run_dir)
-    prev = records.read_results(run_dir)
-    if multirun and prev and prev.get("status") in ("finished", "diverged") \
-            and prev.get("overrides") == list(hc.overrides.task):
+    prev = done_before(run_dir, list(hc.overrides.task)) if multirun else None
+    if prev is not None:
         log.info("job %s already %s in %s: skipped", hc.job.num, prev["status"], run_dir)
         return prev["final"].get("train_loss")
     try:

@@ -1,16 +1,18 @@
-"""The transfer check end to end: a tiny +sweeps=transfer_check through amup-train -m."""
+"""The checks end to end: one tiny check through amup-train -m, shared by the tests (the
+combined check: +sweeps=transfer_check with the width scaled with the depth, muP from the
+small model and the law on top in the transfer), and the width check's jobs in-process."""
 
 import json
 import math
 
 import pytest
-from helpers import results, run_train
+from helpers import results, run_train, train_here
 
 from amup_timm import describe
 from amup_timm.records import collect
 from amup_timm.registry import build_meta
 
-ARGS = ["-m", "+sweeps=transfer_check", "model=resnet18_narrow", "data.img_size=8",
+ARGS = ["-m", "+sweeps=combined_check", "model=resnet18_narrow", "data.img_size=8",
         "data.batch_size=32", "trainer.max_steps=6", "check.lr_offset=-0.5,0,0.5",
         "trainer.seed=0,1", "scale.depth=1,2"]
 
@@ -58,19 +60,8 @@ def test_check_refines_transfers_and_judges(check):
     assert run["amup"]["ref_kwargs"]["layers"] == [1, 1, 1, 1]
     for name in ("eta.png", "curves.png"):
         assert (sweep / "verdict" / name).read_bytes()[:4] == b"\x89PNG"
-    assert "Reproduce: `amup-train -m +sweeps=transfer_check" in (
+    assert "Reproduce: `amup-train -m +sweeps=combined_check" in (
         sweep / "verdict" / "verdict.md").read_text()
-
-
-@pytest.mark.slow
-def test_check_started_again_runs_nothing_twice(check):
-    sweep, _ = check
-    files = sorted(sweep.rglob("results.json"))
-    before = {p: p.stat().st_mtime_ns for p in files}
-    proc = run_train(*ARGS, f"hydra.sweep.dir={sweep}")
-    assert (proc.stdout + proc.stderr).count("skipped") == len(files)
-    assert before == {p: p.stat().st_mtime_ns for p in sweep.rglob("results.json")}
-    assert proc.stdout.count("verdict:") == 2
 
 
 @pytest.mark.slow
@@ -78,56 +69,50 @@ def test_exponent_from_a_check(check, tmp_path):
     sweep, _ = check
     result = json.loads((sweep / "verdict" / "verdict.json").read_text())
     slope = result["groups"][0]["trends"]["minimal_path"]["slope"]
-    run_train("model=resnet18_narrow", "scale.depth=2", "data.img_size=8", "data.batch_size=32",
-              "trainer.max_steps=2", "logger=none", "amup.ref_lr=0.1", "amup.ref_model=resnet18",
-              "++amup.ref_kwargs={layers:[1,1,1,1],channels:[16,32,64,128]}",
-              f"amup.exponent_from={sweep}", "optim=sgd_plain", f"hydra.run.dir={tmp_path}")
-    res = results(tmp_path)
+    res = train_here("model=resnet18_narrow", "scale.depth=2", "data.img_size=8",
+                     "data.batch_size=32", "trainer.max_steps=2", "logger=none",
+                     "amup.ref_lr=0.1", "amup.ref_model=resnet18",
+                     "++amup.ref_kwargs={layers:[1,1,1,1],channels:[16,32,64,128]}",
+                     f"amup.exponent_from={sweep}", "optim=sgd_plain", run_dir=tmp_path)
     assert res["amup"]["exponent"] == pytest.approx(slope)
     assert res["amup"]["exponent_from"] == str(sweep)
     assert res["lr"] == pytest.approx(0.1 * (res["amup"]["L"] / res["amup"]["L_ref"]) ** slope)
 
 
 @pytest.mark.slow
-def test_width_check_transfers_the_base_lr_under_mup(tmp_path):
-    run_train("-m", "+sweeps=width_check", "model=plain_cnn", "model.kwargs.depth=2",
-              "model.kwargs.width=4", "data.img_size=8", "data.batch_size=32",
-              "trainer.max_steps=6", "check.lr_offset=-0.5,0.5", "trainer.seed=0,1",
-              "scale.width=1,2", f"hydra.sweep.dir={tmp_path}")
-    result = json.loads((tmp_path / "verdict" / "verdict.json").read_text())
-    assert result["axis"] == "width"
-    recs = collect(tmp_path)
-    for g in result["groups"]:
-        rows = {r["value"]: r for r in g["rows"]}
-        assert sorted(rows) == [4, 8]
-        drift = math.log10(rows[8]["eta_star"] / rows[4]["eta_star"])  # one doubling
-        assert g["trends"]["width"]["slope"] == pytest.approx(drift)
-        (t,) = g["regret"]
-        assert t["lr"] == pytest.approx(rows[4]["eta_star"])  # the base LR, unchanged
-        wide = [r for r in recs if r["scheme"] == g["scheme"] and r["width"] == 8]
-        scales = {tuple(results(r["path"])["lr_scales"]) for r in wide}
-        # muP SGD at 2x width: hidden 1, input-like and readout 2; SP: one LR
-        assert scales == ({(1.0, 2.0)} if g["scheme"] == "am_mup" else {(1.0,)})
+def test_the_check_trains_the_wider_model_with_mup_and_the_law_on_top(check):
+    """At 2x width and 2x depth, am_mup's runs take muP's groups from the small model (grid
+    runs at the grid's LR, exponent 0; the transfer at the law's); standard's one LR."""
+    sweep, _ = check
+    for r in collect(sweep):
+        if r["depth"] != 8:
+            continue
+        res = results(r["path"])
+        assert res["model_kwargs"]["channels"] == [32, 64, 128, 256]
+        if r["scheme"] == "standard":
+            assert res["lr_scales"] == [1.0]
+            continue
+        assert res["lr_scales"] == [1.0, 2.0]  # muP SGD at 2x: hidden 1, input/readout 2
+        assert (res["amup"]["exponent"] == -1.5) == (r["stage"] == "transfer")
+        if r["stage"] != "transfer":
+            assert res["lr"] == pytest.approx(10 ** res["config"]["optim"]["log10_lr"])
 
 
-@pytest.mark.slow
-def test_combined_check_applies_the_law_and_mup_together(tmp_path):
-    run_train("-m", "+sweeps=combined_check", "model=plain_cnn", "model.kwargs.depth=2",
-              "model.kwargs.width=4", "data.img_size=8", "data.batch_size=32",
-              "trainer.max_steps=6", "check.lr_offset=-0.5,0.5", "trainer.seed=0",
-              "scale.depth=1,2", f"hydra.sweep.dir={tmp_path}")
-    result = json.loads((tmp_path / "verdict" / "verdict.json").read_text())
-    am = next(g for g in result["groups"] if g["scheme"] == "am_mup")
-    small, big = am["rows"]
-    assert (small["value"], big["value"]) == (2, 4) and big["kwargs"]["width"] == 8
-    (t,) = am["regret"]
-    law = (big["L"]["minimal_path"] / small["L"]["minimal_path"]) ** -1.5
-    assert t["lr"] == pytest.approx(small["eta_star"] * law)  # the law on top of muP
-    for r in collect(tmp_path):
-        if r["scheme"] == "am_mup" and r["depth"] == 4:
-            res = results(r["path"])
-            assert res["lr_scales"] == [1.0, 2.0]  # muP at 2x width
-            assert (res["amup"]["exponent"] == -1.5) == (r["stage"] == "transfer")
+@pytest.mark.parametrize("scheme, scales", [("am_mup", [1.0, 2.0]), ("standard", [1.0])])
+def test_a_width_check_job_keeps_the_grid_lr_with_mups_groups(tmp_path, scheme, scales):
+    """+sweeps=width_check: a 2x-wide job trains at its grid LR, with muP's groups from the
+    narrowest model under am_mup and one LR under standard; the check judges by width."""
+    from hydra import compose, initialize_config_module
+
+    args = ["+sweeps=width_check", "model=plain_cnn", "model.kwargs.depth=2",
+            "model.kwargs.width=4", "data.img_size=8", "data.batch_size=16",
+            "trainer.max_steps=2", "scale.width=2", f"amup.scheme={scheme}"]
+    with initialize_config_module("amup_timm.conf", version_base="1.3"):
+        cfg = compose("train", overrides=args, return_hydra_config=True)
+    assert cfg.hydra.callbacks.fit.axis == "width"
+    res = train_here(*args, run_dir=tmp_path)
+    assert res["model_kwargs"]["width"] == 8 and res["lr_scales"] == scales
+    assert res["lr"] == pytest.approx(10 ** cfg.optim.log10_lr)
 
 
 @pytest.mark.slow

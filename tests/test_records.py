@@ -9,8 +9,6 @@ from helpers import ROOT
 
 from amup_timm.check import main as check_main
 from amup_timm.records import collect, pack, unpacked
-from amup_timm.config import AmupConfig
-from amup_timm.reference_runs import read_reference, sweep_select
 
 RUNS = ROOT / "docs" / "data" / "evidence" / "runs"
 PACKED = RUNS / "resnet18_narrow" / "short_sgd_plain.tar.gz"
@@ -38,14 +36,3 @@ def test_a_packed_check_gives_its_published_verdict(tmp_path):
         assert [t["regret"] for t in got["regret"]] == pytest.approx(
             [t["regret"] for t in want["regret"]])
         assert got["call"] == want["call"]
-
-
-def test_a_packed_check_is_a_reference_run():
-    """amup.ref_run takes the packed file: the check's select, each scheme's own eta*."""
-    published = json.loads((ROOT / "docs" / "data" / "evidence" /
-                            "resnet18_narrow_short_sgd_plain.json").read_text())
-    assert sweep_select(str(PACKED)) == "mean"
-    for g in published["groups"]:
-        ref = read_reference(str(PACKED), AmupConfig(scheme=g["scheme"], ref_depth=4),
-                             optimizer=g["optimizer"])
-        assert ref.lr == pytest.approx(g["rows"][0]["eta_star"]) and ref.model == "resnet18"

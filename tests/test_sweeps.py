@@ -70,7 +70,7 @@ RUNS = ROOT / "docs" / "data" / "evidence" / "runs"
 def test_ref_run_picks_the_targets_scheme_as_the_check_selected():
     """A check directory holds am_mup and standard runs at the same LRs: each scheme gets its
     own eta*, selected by the check's own `select` (the whole-run mean), as its verdict says."""
-    check = RUNS / "vit_narrow" / "short_sgd_plain"
+    check = RUNS / "vit_narrow" / "short_sgd_plain.tar.gz"
     verdict = json.loads((ROOT / "docs/data/evidence/vit_narrow_short_sgd_plain.json").read_text())
     for g in verdict["groups"]:
         star = next(r["eta_star"] for r in g["rows"] if r["value"] == 2)
@@ -88,7 +88,7 @@ def test_ref_run_of_a_resnet_check_by_its_depth_label():
     reference, and the law transfers from it as the check did."""
     import amup_timm
 
-    check = RUNS / "resnet18_narrow" / "short_sgd_plain"
+    check = RUNS / "resnet18_narrow" / "short_sgd_plain.tar.gz"
     verdict = json.loads(
         (ROOT / "docs/data/evidence/resnet18_narrow_short_sgd_plain.json").read_text())
     g = next(g for g in verdict["groups"] if g["scheme"] == "am_mup")

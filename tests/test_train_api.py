@@ -1,11 +1,14 @@
 """amup-train's ``train`` in-process: the mission's command and errors that stop a run before
 it trains (the subprocess paths are tests/test_train.py's)."""
 
+import shutil
+
 import pytest
-from helpers import train_here
+from helpers import TINY, train_here
 
 import amup_timm
 from amup_timm.registry import build_meta
+from amup_timm.train import done_before
 
 
 def test_the_missions_command_takes_optim_lr_as_resnet18s(tmp_path):
@@ -33,3 +36,22 @@ def test_bad_input_fails_before_training(tmp_path, args, message):
     with pytest.raises(Exception, match=message):
         train_here(*args, "logger=none", run_dir=tmp_path)
     assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_a_job_done_before_is_skipped_and_no_other(tmp_path):
+    """A multirun started again skips a job whose results.json has its overrides and ended
+    (finished or diverged); a changed override or a failed job runs again."""
+    res = train_here(*TINY, "trainer.max_steps=3", "logger=none", run_dir=tmp_path)
+    assert done_before(tmp_path, res["overrides"])["final"] == res["final"]
+    assert done_before(tmp_path, [*res["overrides"], "optim.lr=0.5"]) is None
+    (tmp_path / "results.json").write_text('{"status": "failed", "overrides": []}')
+    assert done_before(tmp_path, []) is None
+
+
+@pytest.mark.skipif(not (shutil.which("g++") or shutil.which("c++")),
+                    reason="torch.compile's CPU backend needs a C++ compiler")
+def test_compile_tiny_model(tmp_path):
+    """trainer.compile=true: the loop calls the compiled model, muP groups found through it."""
+    res = train_here(*TINY, "model.kwargs.depth=2", "trainer.max_steps=3",
+                     "trainer.compile=true", "logger=none", run_dir=tmp_path)
+    assert res["status"] == "finished" and res["steps"] == 3
