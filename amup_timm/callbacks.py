@@ -27,8 +27,6 @@ class FitOnMultirunEnd(Callback):
             files = write_outputs(result, sweep_dir / "fit", self.measure)
             log.info("eta*(L) fit:\n%s\nwrote %s", "\n".join(summary_lines(result)),
                      ", ".join(str(f) for f in files))
-            logger = config.get("logger") or {}
-            if logger.get("name") == "wandb" and logger.get("mode") != "disabled":
-                log_to_wandb(result, files, sweep_dir / "fit", logger)
+            log_to_wandb(result, files, sweep_dir / "fit", config.get("logger") or {})
         except Exception:  # noqa: BLE001 - the sweep's own records are already safe
             log.exception("the eta*(L) fit of %s failed", sweep_dir)

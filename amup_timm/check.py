@@ -33,6 +33,7 @@ from .leaderboard import board
 from .leaderboard import markdown as leaderboard_markdown
 from .eta import DEFAULT_SELECT, SELECT_HELP, cell_losses, eta_star
 from .verdict import axis_value, verdict
+from .wandb_log import log_result
 
 log = logging.getLogger(__name__)
 
@@ -293,9 +294,7 @@ class CheckOnMultirunEnd(Callback):
         result["command"] = "amup-train -m " + " ".join(overrides)
         files = write_verdict(result, sweep / "verdict")
         print("\n".join(summary(result)) + "\nwrote " + ", ".join(map(str, files)), flush=True)
-        logger = config.get("logger") or {}
-        if logger.get("name") == "wandb" and logger.get("mode") != "disabled":
-            log_to_wandb(result, files, sweep, logger)
+        log_to_wandb(result, files, sweep, config.get("logger") or {})
 
 
 def judge(records: list[dict], axis: str, select: str, measure: str) -> dict:
@@ -479,29 +478,24 @@ def write_verdict(result: dict, out: Path) -> list[Path]:
     return [out / "verdict.json", out / "verdict.md", *plot(result, out)]
 
 
-def log_to_wandb(result: dict, files: list[Path], sweep: Path, logger_cfg: Any) -> None:
+def log_to_wandb(result: dict, files: list[Path], sweep: Path, logger: Any) -> None:
     """The regret table, the trends and the plots as one W&B run of the sweep's group."""
-    import wandb
-
-    run = wandb.init(project=logger_cfg.get("project", "amup-timm"),
-                     entity=logger_cfg.get("entity"), mode=logger_cfg.get("mode", "offline"),
-                     group=sweep.name, job_type="transfer_check", dir=str(sweep / "verdict"),
-                     name=f"check-{sweep.name}", reinit="finish_previous")
-    table = wandb.Table(columns=["optimizer", "scheme", "target", "lr", "eta_star", "val_loss",
-                                 "star_val_loss", "regret", "regret_seed_min",
-                                 "regret_seed_max", "acc_regret", "compute_saved"])
+    rows, summary = [], {}
     for g in result["groups"]:
         for t in g["regret"]:
             span = t.get("regret_range") or [None, None]
-            table.add_data(g["optimizer"], g["scheme"], t["value"], t["lr"], t["eta_star"],
-                           t["val_loss"], t["star_val_loss"], t["regret"], *span,
-                           t["acc_regret"], t["compute_saved"])
+            rows.append([g["optimizer"], g["scheme"], t["value"], t["lr"], t["eta_star"],
+                         t["val_loss"], t["star_val_loss"], t["regret"], *span,
+                         t["acc_regret"], t["compute_saved"]])
         for m, t in g["trends"].items():
-            run.summary[f"check/{g['optimizer']}/{g['scheme']}/{m}/slope"] = t["slope"]
-        run.summary[f"check/{g['optimizer']}/{g['scheme']}/verdict"] = g["call"]
-    run.log({"check/regret": table, **{f"check/{f.stem}": wandb.Image(str(f))
-                                       for f in files if f.suffix == ".png"}})
-    run.finish()
+            summary[f"check/{g['optimizer']}/{g['scheme']}/{m}/slope"] = t["slope"]
+        summary[f"check/{g['optimizer']}/{g['scheme']}/verdict"] = g["call"]
+    columns = ["optimizer", "scheme", "target", "lr", "eta_star", "val_loss", "star_val_loss",
+               "regret", "regret_seed_min", "regret_seed_max", "acc_regret", "compute_saved"]
+    log_result(logger, job_type="transfer_check", name=f"check-{sweep.name}",
+               out=sweep / "verdict", prefix="check", group=sweep.name,
+               tables={"regret": (columns, rows)}, summary=summary,
+               images={f.stem: f for f in files if f.suffix == ".png"})
 
 
 def main(argv: list[str] | None = None, quiet: bool = False) -> dict:

@@ -24,8 +24,9 @@ from .factory import create_model
 from .fit import fit_slope
 from .knobs import scale_width
 from .optim import create_optimizer
-from .probe import first_batch, eval_with_batch_stats
+from .probe import eval_with_batch_stats, first_batch
 from .registry import build_meta
+from .wandb_log import log_result
 from .width import WidthMult, base_shapes, is_adam_like, width_multipliers
 
 KINDS = ("input", "hidden", "readout", "readout_bias", "norm", "layerscale", "bias",
@@ -188,16 +189,11 @@ def run_coord(cfg) -> list[dict]:
                      f"{row['slope']:+.2f}/doubling {'flat' if row['flat'] else 'DRIFTS'}")
             print(f"  {kind:12s} " + " ".join(f"{c:9.3g}" for c in row["change"]) + f"   {slope}")
     print(f"wrote {out / 'coord.json'}, {png}")
-    if cfg.logger.name == "wandb" and cfg.logger.mode != "disabled":
-        import wandb
-
-        run = wandb.init(project=cfg.logger.project, entity=cfg.logger.get("entity"),
-                         mode=cfg.logger.mode, dir=str(out), job_type="coord",
-                         config={"coord": OmegaConf.to_container(cfg.coord), "model": name})
-        run.summary.update({f"coord/{r['scheme']}/{k}/slope": row["slope"]
-                            for r in results for k, row in r["kinds"].items()})
-        run.log({"coord/plot": wandb.Image(str(png))})
-        run.finish()
+    log_result(cfg.logger, job_type="coord", name=f"coord-{name}", out=out, prefix="coord",
+               config={"coord": OmegaConf.to_container(cfg.coord), "model": name},
+               images={"plot": png},
+               summary={f"coord/{r['scheme']}/{k}/slope": row["slope"]
+                        for r in results for k, row in r["kinds"].items()})
     return results
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from .eta import DEFAULT_SELECT, SELECT, eta_star, lr_curve
 from .records import collect, write_json
+from .wandb_log import log_result
 
 log = logging.getLogger(__name__)
 MEASURES = ("minimal_path", "longest_path", "blocks")
@@ -221,36 +222,30 @@ def summary_lines(result: dict) -> list[str]:
     return lines
 
 
-def log_to_wandb(result: dict, files: list[Path], out: Path, logger_cfg: Any) -> None:
+def log_to_wandb(result: dict, files: list[Path], out: Path, logger: Any) -> None:
     """Log the table and plots to W&B; online, also build a W&B Report."""
-    import wandb
+    name = Path(result["source"]).name
+    rows = [[g["optimizer"], g["scheme"], r["model"], r["depth"], r["L"].get("minimal_path"),
+             r["eta_star"], r["best_loss"]] for g in result["groups"] for r in g["rows"]]
+    summary = {f"fit/{g['optimizer']}/{g['scheme']}/{m}/slope": s["slope"]
+               for g in result["groups"] for m, s in g["slopes"].items()}
 
-    run = wandb.init(project=logger_cfg.get("project", "amup-timm"),
-                     entity=logger_cfg.get("entity"), mode=logger_cfg.get("mode", "offline"),
-                     group=Path(result["source"]).name, job_type="fit", dir=str(out),
-                     name=f"fit-{Path(result['source']).name}", reinit="finish_previous")
-    table = wandb.Table(columns=["optimizer", "scheme", "model", "depth", "L", "eta_star",
-                                 "best_loss"])
-    for g in result["groups"]:
-        for r in g["rows"]:
-            table.add_data(g["optimizer"], g["scheme"], r["model"], r["depth"],
-                           r["L"].get("minimal_path"), r["eta_star"], r["best_loss"])
-    run.log({"fit/table": table, **{f"fit/{f.stem}": wandb.Image(str(f))
-                                    for f in files if f.suffix == ".png"}})
-    for g in result["groups"]:
-        for m, s in g["slopes"].items():
-            run.summary[f"fit/{g['optimizer']}/{g['scheme']}/{m}/slope"] = s["slope"]
-    if logger_cfg.get("mode") == "online":
+    def report(run) -> None:
+        if logger.get("mode") != "online":
+            return
         try:
             import wandb_workspaces.reports.v2 as wr
-
-            report = wr.Report(project=run.project, entity=run.entity,
-                               title=f"eta*(L) fit: {Path(result['source']).name}",
-                               blocks=[wr.H1("eta*(L)"), wr.P("\n".join(summary_lines(result)))])
-            report.save()
         except ImportError:
             log.warning("pip install 'amup-timm[reports]' to build a W&B Report")
-    run.finish()
+            return
+        wr.Report(project=run.project, entity=run.entity, title=f"eta*(L) fit: {name}",
+                  blocks=[wr.H1("eta*(L)"), wr.P("\n".join(summary_lines(result)))]).save()
+
+    log_result(logger, job_type="fit", name=f"fit-{name}", out=out, prefix="fit", group=name,
+               tables={"table": (["optimizer", "scheme", "model", "depth", "L", "eta_star",
+                                  "best_loss"], rows)},
+               images={f.stem: f for f in files if f.suffix == ".png"}, summary=summary,
+               report=report)
 
 
 def main(argv: list[str] | None = None) -> dict:

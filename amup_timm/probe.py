@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from .wandb_log import log_result
 from .width import is_adam_like, param_groups
 
 _WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd)
@@ -293,15 +294,10 @@ def run_probe(cfg) -> dict:
     if result["slope"] and result["slope"]["slope"] is not None:
         print(f"eta_probe slope against L ({amup.measure}): {result['slope']['slope']:.3f}")
     print("wrote " + ", ".join(str(f) for f in [out / "probe.json", *files]))
-    if cfg.logger.name == "wandb" and cfg.logger.mode != "disabled":
-        import wandb
-
-        run = wandb.init(project=cfg.logger.project, entity=cfg.logger.get("entity"),
-                         mode=cfg.logger.mode, dir=str(out), job_type="probe",
-                         config={"probe": dict(cfg.probe), "model": cfg.model.name})
-        run.log({f"probe/{f.stem}": wandb.Image(str(f)) for f in files})
-        run.summary.update({"probe/slope": (result["slope"] or {}).get("slope")})
-        run.finish()
+    log_result(cfg.logger, job_type="probe", name=f"probe-{cfg.model.name}", out=out,
+               prefix="probe", config={"probe": dict(cfg.probe), "model": cfg.model.name},
+               images={Path(f).stem: Path(f) for f in files},
+               summary={"probe/slope": (result["slope"] or {}).get("slope")})
     return result
 
 

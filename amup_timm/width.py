@@ -160,7 +160,8 @@ def param_groups(model: nn.Module, optimizer: str = "sgd", weight_decay: float =
     ``lr_scale`` is muP's width multiplier times the scheme's per-parameter depth multiplier
     (for models from ``amup_timm.create_model``; 1 otherwise); a scheme that scales Adam's eps
     sets the group's ``eps`` (base ``eps``). 1-D parameters and ``model.no_weight_decay()``
-    names get no decay (a DDP or torch.compile wrapper is unwrapped first); ``amup.wd_rule=tau`` divides the decay by the depth law's LR factor.
+    names get no decay (a DDP or torch.compile wrapper is unwrapped first);
+    ``amup.wd_rule=tau`` divides the decay by the depth law's LR factor.
     Pass the result to ``timm.optim.create_optimizer_v2(param_group_fn=
     ...)`` or straight to an optimizer; each group's LR is base_lr * lr_scale (timm's
     schedulers apply it; see ``apply_lr_scale``).

@@ -35,7 +35,8 @@ RECIPES = OPTIMS + ("sgd",)  # and the benchmark's: SGD with momentum for the Re
 FAMILIES = ("resnet18_narrow", "resnet50_narrow", "vit_narrow", "convnext_narrow")
 CHECKS = DEPTH_CHECKS + WIDTH_CHECKS + BENCHMARK_CHECKS
 NAME = re.compile(rf"(.+)_({'|'.join(CHECKS)})_({'|'.join(RECIPES)})")
-PAGES = {"glance": "evidence.md", "depth": "evidence.md", "links": "evidence.md",
+PAGES = {"paper": "evidence.md", "glance": "evidence.md", "depth": "evidence.md",
+         "links": "evidence.md",
          "width": "width.md", "coord": "width.md"}
 
 
@@ -93,6 +94,27 @@ def summary_rows(model: str, check: str, optim: str, result: dict) -> list[str]:
             f"| {slope_cell(t)} | "
             f"{fmt(t.get('r2'), '.2f')} | {g['call'].split(':')[0]} | {regret} | {acc} | "
             f"{saved} | {runs} ({bad[0]}, {bad[1]}) |")
+    return rows
+
+
+def paper_rows(model: str, result: dict) -> list[str]:
+    """Fashion-MNIST under the paper's protocol (100 plain-SGD steps, eta* by the whole-run mean
+    training loss): per scheme, eta* by depth, the slope, the verdict on -1.5 and the regret of
+    the transferred LR in that loss; no accuracy (the protocol selects on no held-out data)."""
+    rows = []
+    for g in result["groups"]:
+        etas = ", ".join(f"{r['value']}: {fmt(r['eta_star'])}{'*' if r['at_edge'] else ''}"
+                         for r in g["rows"])
+        regret = "; ".join(f"{r['value']}: {fmt(r['regret'], '+.3f')} "
+                           f"({fmt(r['regret_rel'], '+.0%')}{seed_span(r)})"
+                           for r in g["regret"])
+        runs = sum(r["runs"] for r in g["rows"]) + sum(r["seeds"] for r in g["regret"])
+        bad = (sum(r["diverged"] for r in g["rows"]) + sum(r["diverged"] for r in g["regret"]),
+               sum(r["failed"] for r in g["rows"]))
+        name = f"{model}_paper_sgd_plain"
+        rows.append(f"| [{model}](data/evidence/{name}.md) | {g['scheme']} | {etas} | "
+                    f"{slope_cell(g['trends'].get('minimal_path', {}))} | "
+                    f"{g['call'].split(':')[0]} | {regret} | {runs} ({bad[0]}, {bad[1]}) |")
     return rows
 
 
@@ -163,9 +185,14 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
                       "LR | the same, one LR with timm's init |", "|" + "---|" * 7],
            "depth": [header[0].format("slope"), header[1]],
            "width": [header[0].format("drift per doubling"), header[1]],
-           "links": links_table(checks, data / "runs"), "coord": coord_table()}
+           "links": links_table(checks, data / "runs"), "coord": coord_table(),
+           "paper": ["| family | scheme | eta* by depth (x1, x2, x4 blocks) | slope in "
+                     "minimal-path L (95%) | on -1.5 | regret of the transferred LR, mean "
+                     "training loss (seeds) | runs (diverged, failed) |", "|" + "---|" * 7]}
     for model, check, optim, result in checks:
-        if check in BENCHMARK_CHECKS:  # Fashion-MNIST: its leaderboard pages, not these tables
+        if check == "paper":
+            out["paper"] += paper_rows(model, result)
+        if check in BENCHMARK_CHECKS:  # Fashion-MNIST: its own tables and leaderboard pages
             continue
         if check in DEPTH_CHECKS:
             out["glance"].append(glance_row(model, check, optim, result))

@@ -3,7 +3,7 @@
     pip install amup-timm        # the plugin: its amup, model, optim and data groups appear
     python train_app.py                                   # resnet18_narrow, amup-timm's
     python train_app.py model=resnet18                    # this app's own model/resnet18.yaml
-    python train_app.py model=resnet18_narrow model.kwargs.layers=[4,4,4,4] amup.ref_depth=18
+    python train_app.py model=plain_cnn model.kwargs.depth=8 amup.ref_depth=2   # LR by the law
 
 With a reference (amup.ref_depth or amup.ref_model) optim.lr is the LR tuned there and the depth
 law gives this model's; without one it is this model's own LR.
