@@ -19,7 +19,7 @@ every model lookup of amup_timm does it first.
 from importlib import import_module
 from typing import Any
 
-_API = {"AmupConfig": "config", "ModelReport": "report", "Probe": "probe",
+_API = {"AmupConfig": "config", "ModelReport": "report", "Probe": "experiments.probe",
         "StructureError": "structure", "Transfer": "law", "apply_lr_scale": "width",
         "create_model": "factory", "create_optimizer": "optim", "describe": "report",
         "param_groups": "width", "resolve_reference": "law", "transfer_lr": "law"}

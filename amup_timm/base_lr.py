@@ -11,8 +11,8 @@ import torch.distributed as dist
 from torch import nn
 
 from .data import DataSource
+from .experiments.probe import first_batch, probe_transfer
 from .law import transfer_lr
-from .probe import first_batch, probe_transfer
 from .schemes import get_scheme
 
 

@@ -10,9 +10,9 @@ import timm
 from torch import nn
 
 from .config import AmupConfig, to_config
+from .experiments.reference_runs import apply_exponent_from, apply_ref_run
 from .hooks import multiply_output
 from .law import Resolved, resolve, transfer, width_twin_kwargs
-from .reference_runs import apply_exponent_from, apply_ref_run
 from .registry import build_meta, check_model_name
 from .report import ModelReport, describe
 from .schemes import get_scheme
@@ -61,7 +61,8 @@ def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs
     """``timm.create_model(name, pretrained=False, **timm_kwargs)`` with AM-muP applied.
 
     ``amup`` is an ``AmupConfig``, a dict or an OmegaConf node (a misspelt key fails).
-    ``amup.ref_run`` and ``amup.exponent_from`` are read first (amup_timm.reference_runs). The
+    ``amup.ref_run`` and ``amup.exponent_from`` are read first
+    (amup_timm.experiments.reference_runs, the core's one seam into the run records). The
     scheme initializes the model (am_mup: residual-aware He fan-in init); the reference is resolved
     and measured once; with a reference of another width, muP multipliers come from a width
     twin built on meta and the classifier becomes muP's readout. ``model.amup`` keeps all of

@@ -35,10 +35,11 @@ from timm.scheduler import create_scheduler_v2
 from torch import nn
 from tqdm import tqdm
 
-from . import knobs, records
+from . import knobs
 from .base_lr import lr_message, resolve_lr
 from .config import register_configs
 from .data import DataSource, build_data, num_steps
+from .experiments import records
 from .factory import create_model
 from .optim import create_optimizer
 

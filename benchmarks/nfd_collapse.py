@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 
 import amup_timm
 from amup_timm.data import build_data
-from amup_timm.probe import Probe, first_batch
+from amup_timm.experiments.probe import Probe, first_batch
 
 
 def main() -> None:

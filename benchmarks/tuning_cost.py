@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 import amup_timm
-from amup_timm.fit import best_lr, loss_of
+from amup_timm.experiments.fit import best_lr, loss_of
 from amup_timm.law import law
-from amup_timm.records import collect
-from amup_timm.refine import architecture_overrides, rerun
+from amup_timm.experiments.records import collect
+from amup_timm.experiments.refine import architecture_overrides, rerun
 
 
 def step_flops(depth: int, width: int, img: int, batch: int, in_chans: int) -> int:

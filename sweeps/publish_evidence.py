@@ -22,9 +22,9 @@ import re
 import shutil
 from pathlib import Path
 
-from amup_timm.check import main as check_main
-from amup_timm.records import PACKED, pack
-from amup_timm.verdict import interval
+from amup_timm.experiments.check import main as check_main
+from amup_timm.experiments.records import PACKED, pack
+from amup_timm.experiments.verdict import interval
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA, IMG = ROOT / "docs" / "data" / "evidence", ROOT / "docs" / "img" / "evidence"
@@ -161,7 +161,7 @@ def links_table(checks: list[tuple[str, str, str, dict]], runs: Path = DATA / "r
 
 def coord_table(folder: Path = ROOT / "docs" / "data" / "coord") -> list[str]:
     """The slopes per doubling of sweeps/coord_checks.sh, one row per model, optimizer, scheme."""
-    from amup_timm.coord import KINDS
+    from amup_timm.experiments.coord import KINDS
 
     out = ["| model | optimizer | scheme | " + " | ".join(KINDS) + " |",
            "|" + "---|" * (3 + len(KINDS))]

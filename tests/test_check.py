@@ -9,7 +9,7 @@ import pytest
 from helpers import results, run_train, train_here
 
 from amup_timm import describe
-from amup_timm.records import collect
+from amup_timm.experiments.records import collect
 from amup_timm.registry import build_meta
 
 ARGS = ["-m", "+sweeps=combined_check", "model=resnet18_narrow", "data.img_size=8",

@@ -10,7 +10,7 @@ import torch
 from helpers import ROOT, env, wandb_records
 
 from amup_timm import create_model
-from amup_timm.coord import (
+from amup_timm.experiments.coord import (
     KINDS,
     _logit_change,
     coord_check,

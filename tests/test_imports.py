@@ -61,7 +61,7 @@ def test_walker_sees_a_cycle():
 
 def test_walker_sees_lazy_imports():
     g = graph()
-    assert "amup_timm.records" in g["amup_timm.fit"]  # module level
+    assert "amup_timm.experiments.records" in g["amup_timm.experiments.fit"]  # module level
     assert "amup_timm.schemes" in g["amup_timm.factory"]
 
 
@@ -72,29 +72,55 @@ def test_no_import_cycle_in_amup_timm():
 
 # The flow of data, lowest first: a module imports only modules of its own or a lower layer.
 LAYERS = [
-    {"conf", "config", "registry", "hooks", "structure", "data", "models",
-     "wandb_log"},  # pieces that stand alone
+    {"conf", "config", "registry", "hooks", "structure", "data", "models", "experiments",
+     "experiments.wandb_log"},  # pieces that stand alone; the W&B reporter
     {"knobs", "depth", "width"},  # a family's knobs, depth measures, muP shapes
     {"report"},  # what AM-muP sees in a model
     {"schemes"},  # depth parametrizations
-    {"records", "eta"},  # results.json and reading runs, multiruns, W&B; eta* of a grid
-    {"fit"},  # eta*(L) from records
-    {"reference_runs", "verdict", "callbacks"},  # reference runs, the check's verdict
-    {"leaderboard"},  # the arms of a leaderboard check, side by side
+    {"experiments.records", "experiments.eta"},  # results.json, reading runs; eta* of a grid
+    {"experiments.fit"},  # eta*(L) from records
+    {"experiments.reference_runs", "experiments.verdict", "experiments.callbacks"},
+    {"experiments.leaderboard"},  # the arms of a leaderboard check, side by side
     {"law"},  # the reference model and the LR rule: no I/O
-    {"factory"},  # create_model: reads ref_run, then the law
-    {"optim", "probe"},  # create_optimizer; the AM probe
-    {"base_lr", "check", "coord"},  # train.py's LR; the transfer and coordinate checks
-    {"refine", "train"},  # the check's refine as a command; the trainer (amup-train)
+    {"factory"},  # create_model: reads ref_run (seam 1), then the law
+    {"optim", "experiments.probe"},  # create_optimizer; the AM probe
+    {"base_lr", "experiments.check", "experiments.coord"},  # the LR (seam 2: the probe's)
+    {"experiments.refine", "train", "check", "fit", "refine", "probe", "coord"},  # commands
 ]
+CORE = {"config", "registry", "hooks", "structure", "data", "models", "knobs", "depth", "width",
+        "report", "schemes", "law", "factory", "optim", "base_lr"}
+SEAMS = {("factory", "experiments.reference_runs"),  # amup.ref_run, amup.exponent_from
+         ("base_lr", "experiments.probe")}  # amup.lr_rule=probe
+
+
+def short(module: str) -> str:
+    name = module.removeprefix("amup_timm").removeprefix(".")
+    parts = name.split(".")
+    return ".".join(parts[:2]) if parts[0] == "experiments" and len(parts) > 1 else parts[0]
 
 
 def layer(module: str) -> int:
-    short = module.removeprefix("amup_timm.").split(".")[0]
-    return next(i for i, names in enumerate(LAYERS) if short in names)
+    return next(i for i, names in enumerate(LAYERS) if short(module) in names)
 
 
 def test_each_module_imports_only_lower_layers():
     g = {m: d - {"amup_timm"} for m, d in graph().items() if m != "amup_timm"}
     up = [(m, d) for m, deps in g.items() for d in deps if layer(d) > layer(m)]
     assert up == [], f"imports that climb back up the flow: {up}"
+
+
+def test_the_core_reads_no_records_starts_no_subprocess_and_calls_no_wandb():
+    """The core imports the experiments side only through its two seams, and neither
+    subprocess nor wandb."""
+    g = graph()
+    into = {(short(m), short(d)) for m, deps in g.items() if short(m) in CORE
+            for d in deps if short(d).startswith("experiments")}
+    assert into == SEAMS
+    for path in PKG.rglob("*.py"):
+        if short(module_name(path)) in CORE:
+            tree = ast.parse(path.read_text())
+            mods = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
+                    for a in n.names}
+            mods |= {n.module.split(".")[0] for n in ast.walk(tree)
+                     if isinstance(n, ast.ImportFrom) and n.module and not n.level}
+            assert not mods & {"subprocess", "wandb"}, path

@@ -3,7 +3,7 @@ better than timm's one LR only where each of its seeds beats each of standard's.
 
 import pytest
 
-from amup_timm.leaderboard import board, markdown
+from amup_timm.experiments.leaderboard import board, markdown
 
 
 def rec(arm, scheme, depth, lr, seed, test_loss, stage="transfer", val_loss=None, **extra):

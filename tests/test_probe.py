@@ -11,7 +11,7 @@ from helpers import ROOT, env
 
 import amup_timm
 from amup_timm.config import AmupConfig
-from amup_timm.probe import Probe, first_batch, probe_transfer
+from amup_timm.experiments.probe import Probe, first_batch, probe_transfer
 
 
 def _batch(n=16, c=3, size=16, seed=0):

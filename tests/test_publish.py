@@ -23,7 +23,9 @@ def test_page_tables_are_made_from_docs_data(name, tables):
     row for a verdict in docs/data: no number typed by hand, none left stale."""
     page = (ROOT / "docs" / publish.PAGES[name]).read_text()
     rows = tables[name]
-    assert len(rows) > 2
+    # every table has rows; the paper protocol's once one of its checks is published
+    published = name != "paper" or any(c == "paper" for _, c, _, _ in publish.published())
+    assert (len(rows) > 2) == published
     assert publish.block(page, name).group(1) == "\n".join(rows) + "\n"
 
 

@@ -7,8 +7,8 @@ import tarfile
 import pytest
 from helpers import ROOT
 
-from amup_timm.check import main as check_main
-from amup_timm.records import collect, pack, unpacked
+from amup_timm.experiments.check import main as check_main
+from amup_timm.experiments.records import collect, pack, unpacked
 
 RUNS = ROOT / "docs" / "data" / "evidence" / "runs"
 PACKED = RUNS / "resnet18_narrow" / "short_sgd_plain.tar.gz"

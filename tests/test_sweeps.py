@@ -7,11 +7,11 @@ import random
 import pytest
 from helpers import ROOT, results, run_train
 
-from amup_timm import fit
+from amup_timm.experiments import fit
 from amup_timm.config import AmupConfig, register_configs
-from amup_timm.eta import eta_star
-from amup_timm.records import collect
-from amup_timm.reference_runs import read_reference
+from amup_timm.experiments.eta import eta_star
+from amup_timm.experiments.records import collect
+from amup_timm.experiments.reference_runs import read_reference
 from amup_timm.registry import build_meta
 from amup_timm.report import describe
 
@@ -186,7 +186,7 @@ def test_fit_slope_interval_matches_scipy():
 
 
 def test_refine_grid_surrounds_each_optimum(tmp_path):
-    from amup_timm.check import architecture_overrides, refine_grids
+    from amup_timm.experiments.check import architecture_overrides, refine_grids
 
     recs = collect(_synthetic_records(tmp_path))
     grids = refine_grids(recs, "depth", "final", 1 / 18, 2, by_scale=False)
@@ -238,7 +238,7 @@ def test_every_sweep_config_composes(sweep):
     resolved = OmegaConf.to_container(job, resolve=True)
     assert resolved["trainer"]["max_steps"] > 0
     if sweep.endswith("_check") or "_check_" in sweep:
-        assert cfg.hydra.callbacks.fit._target_ == "amup_timm.check.CheckOnMultirunEnd"
+        assert cfg.hydra.callbacks.fit._target_ == "amup_timm.experiments.check.CheckOnMultirunEnd"
 
 
 @pytest.mark.parametrize("sweep, arms", [

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from amup_timm.fit import fit_slope
-from amup_timm.verdict import eta_range, misfit, verdict, verdict_text
+from amup_timm.experiments.fit import fit_slope
+from amup_timm.experiments.verdict import eta_range, misfit, verdict, verdict_text
 
 DEPTHS = (4, 8, 16)
 GRID = [round(-3 + 0.05 * k, 2) for k in range(61)]  # log10 LRs, 1/20 decade
@@ -174,7 +174,7 @@ def test_width_drift_is_decades_per_doubling():
 def test_grid_resolution_interval_is_the_extreme_of_every_corner():
     import itertools
 
-    from amup_timm.verdict import grid_resolution, resolution_interval
+    from amup_timm.experiments.verdict import grid_resolution, resolution_interval
 
     lrs = [10 ** x for x in (-2, -1.5, -1.25, -1.125, -1, -0.875, -0.75, -0.5)]
     assert grid_resolution(lrs, 10 ** -1) == pytest.approx(1 / 16)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .config import AmupConfig
+from ..config import AmupConfig
 from .eta import DEFAULT_SELECT, SELECT, eta_star
 from .records import collect, unpacked
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from .data import cache_dir
-from .knobs import nominal_depth, nominal_width
+from ..data import cache_dir
+from ..knobs import nominal_depth, nominal_width
 
 RESULTS = "results.json"
 PACKED = ".tar.gz"  # a sweep's records in one file: multirun.yaml and every results.json
@@ -116,8 +116,8 @@ def normalize(res: dict, where: str) -> dict:
 
 def _law_exponent(amup: dict, optimizer: str | None) -> float | None:
     """The depth-law exponent the run's scheme predicts for its optimizer."""
-    from .config import to_config
-    from .schemes import get_scheme
+    from ..config import to_config
+    from ..schemes import get_scheme
 
     try:
         cfg = to_config({k: v for k, v in amup.items() if k != "ref_run"})

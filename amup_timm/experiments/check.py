@@ -1,0 +1,540 @@
+"""The transfer check: is the LR tuned on the smallest model good on the larger ones?
+
+    amup-train -m +sweeps=transfer_check model=resnet18_narrow hydra.sweep.dir=DIR
+    python -m amup_timm.check DIR            # the verdict again from DIR's records
+
+The sweep runs a size x LR x seed grid under AM-muP and the standard baseline (a fixed coarse
+grid of half decades). When it ends, ``CheckOnMultirunEnd`` runs, as multiruns into DIR:
+``refine/`` (an eighth-decade grid around each coarse optimum), ``transfer/`` (every larger
+size at the LR transferred from the smallest size's eta* by the product's own rule:
+``amup.ref_lr``, ``amup.ref_model``, ``amup.ref_kwargs``), then writes ``DIR/verdict/``
+(verdict.json, .md, eta.png, curves.png) and prints the verdict (amup_timm/verdict.py).
+Started again in the same DIR, every stage skips the jobs it already finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from ..knobs import nominal_depth
+from .eta import DEFAULT_SELECT, SELECT_HELP, cell_losses, eta_star
+from .leaderboard import board
+from .leaderboard import markdown as leaderboard_markdown
+from .records import collect, unpacked, write_json
+from .verdict import axis_value, verdict
+from .wandb_log import log_result
+
+log = logging.getLogger(__name__)
+
+
+def hydra_value(value: Any) -> str:
+    """``value`` in Hydra's override grammar (dicts, lists, strings, numbers, null)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{hydra_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(hydra_value(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return repr(value)
+
+
+def multirun(out: Path, overrides: list[str], extra: list[str], drop: tuple[str, ...] = ()
+             ) -> bool:
+    """``amup-train -m`` with the check's own overrides (less those of ``extra``'s keys and
+    ``drop``'s) plus ``extra`` into ``out``; each job's directory is named by its LR or size
+    and seed, so that a longer list of jobs later finds the finished ones where it looks."""
+    keys = tuple(o.split("=", 1)[0] + "=" for o in extra) + ("hydra.sweep.dir=", *drop)
+    cmd = [sys.executable, "-m", "amup_timm.train", "-m",
+           *[o for o in overrides if not o.startswith(keys)], *extra, f"hydra.sweep.dir={out}"]
+    log.info("+ amup-train %s", " ".join(cmd[4:]))
+    done = subprocess.run(cmd).returncode == 0
+    if not done:
+        log.error("a %s multirun exited with an error; the verdict uses what finished", out.name)
+    return done
+
+
+COARSE = ("grid", "target_grid")  # the stages whose runs make the coarse grids
+
+
+@dataclass
+class Arm:
+    """One way to train the deeper models: a scheme transferring from the shallowest model's
+    eta* by its own rule, with extra overrides (e.g. ``amup.wd_rule=tau``); ``exponent_from``
+    lists the depths whose eta* fit the exponent it trains with (``amup.exponent_from``)."""
+
+    name: str
+    scheme: str
+    overrides: tuple[str, ...] = ()
+    exponent_from: tuple[Any, ...] = ()
+
+
+def _groups(records: list[dict], axis: str, stages: tuple[str, ...]
+            ) -> dict[tuple[str, Any], list[dict]]:
+    """Records of ``stages`` by (scheme, scale value)."""
+    out: dict[tuple[str, Any], list[dict]] = defaultdict(list)
+    for r in records:
+        if r["stage"] in stages:
+            out[(r["scheme"], r["scale"].get(axis, 1))].append(r)
+    return out
+
+
+def refine_grids(records: list[dict], axis: str, select: str, step: float, points: int,
+                 values: tuple[Any, ...] | None = None, by_scale: bool = True
+                 ) -> dict[tuple[str, Any], list[float]]:
+    """log10 LRs at the coarse eta* +- k * step per (scheme, size), coarse LRs left out;
+    computed from the coarse grid alone, so a rerun asks for the same jobs. The size is the
+    ``scale.<axis>`` value (a check), or else the model and its depth label (any sweep over
+    architectures); ``values`` keeps only those sizes."""
+    grids = {}
+    if by_scale:
+        cells = _groups(records, axis, COARSE)
+    else:
+        cells = defaultdict(list)
+        for r in records:
+            if r["stage"] in COARSE:
+                cells[(r["scheme"], (r["model"], r["depth"]))].append(r)
+    for key, recs in sorted(cells.items(), key=str):
+        if values is not None and key[1] not in values:
+            continue
+        best = eta_star(recs, select)
+        if best is None:
+            continue
+        done = {round(math.log10(lr), 4) for lr in cell_losses(recs, select)}
+        center = math.log10(best[0])
+        grids[key] = [x for k in range(-points, points + 1) if k
+                      and (x := round(center + k * step, 4)) not in done]
+    return grids
+
+
+def architecture_overrides(model: str, depth: int) -> list[str]:
+    """Overrides that select ``model`` at ``depth``: the depth kwarg, or the timm name."""
+    return ([f"model.kwargs.depth={depth}"] if nominal_depth(model, {}) != depth
+            else [f"model.name={model}"])
+
+
+def references(records: list[dict], axis: str, select: str) -> dict[str, dict[str, Any]]:
+    """Per scheme: the smallest size's eta* (coarse and refined runs), model and kwargs, and the
+    larger scale values to transfer to."""
+    by_scheme: dict[str, dict[Any, list[dict]]] = defaultdict(dict)
+    for (scheme, value), recs in _groups(records, axis, (*COARSE, "refine")).items():
+        by_scheme[scheme][value] = recs
+    out = {}
+    for scheme, by_value in sorted(by_scheme.items()):
+        smallest = min(by_value)
+        recs = by_value[smallest]
+        best = eta_star(recs, select)
+        if best is None:
+            log.warning("%s: every LR diverged at the smallest size; nothing to transfer", scheme)
+            continue
+        out[scheme] = {"lr": best[0], "model": recs[0]["model"], "kwargs": recs[0]["kwargs"],
+                       "targets": sorted(v for v in by_value if v != smallest)}
+    return out
+
+
+@dataclass
+class Plan:
+    """What the check runs after its grid, in this order (cheapest and most needed first, so a
+    stopped check has its transferred runs before its deeper grids): refine the grid at
+    ``refine_values``; transfer every arm without ``exponent_from`` to ``targets``; then for
+    each of ``target_values``, a coarse grid of ``target_schemes`` at ``target_offsets``,
+    refined where that value is in ``refine_values``, and every arm whose ``exponent_from``
+    depths all have their grids then transfers. Defaults: the grid's own values and schemes,
+    one arm a scheme (the transfer check)."""
+
+    axis: str = "depth"
+    select: str = DEFAULT_SELECT
+    step: float = 0.125
+    points: int = 2
+    transfer_overrides: tuple[str, ...] = ()
+    arms: tuple[Arm, ...] | None = None
+    targets: tuple[Any, ...] | None = None
+    refine_values: tuple[Any, ...] | None = None
+    target_values: tuple[Any, ...] = ()
+    target_schemes: tuple[str, ...] = ()
+    target_offsets: tuple[float, ...] = ()
+
+
+def run_check(sweep: Path, overrides: list[str], plan: Plan) -> None:
+    """The stages of ``plan`` after a finished grid in ``sweep``."""
+    axis = plan.axis
+    refine(sweep, overrides, plan, plan.refine_values)
+    recs = collect(sweep)
+    arms = plan.arms or tuple(Arm(s, s) for s in sorted({r["scheme"] for r in recs}))
+    for arm in arms:
+        if not arm.exponent_from:
+            transfer(sweep, overrides, plan, arm)
+    pending = [a for a in arms if a.exponent_from]
+    done = {r["scale"].get(axis, 1) for r in recs if r["stage"] == "grid"}
+    for value in plan.target_values:
+        for scheme in plan.target_schemes:
+            multirun(sweep / "target_grid" / f"{scheme}_{axis}{value}", overrides, [
+                f"scale.{axis}={value}", f"amup.scheme={scheme}", "check.stage=target_grid",
+                "check.lr_offset=" + ",".join(map(str, plan.target_offsets)),
+                "hydra.sweep.subdir=lr${optim.log10_lr}_seed${trainer.seed}"])
+        if plan.refine_values is None or value in plan.refine_values:
+            refine(sweep, overrides, plan, (value,))
+        done.add(value)
+        for arm in [a for a in pending if set(a.exponent_from) <= done]:
+            pending.remove(arm)
+            transfer(sweep, overrides, plan, arm)
+    for arm in pending:
+        log.warning("arm %s: no grid at %s %s to fit its exponent from; not run", arm.name,
+                    axis, sorted(set(arm.exponent_from) - done))
+
+
+def refine(sweep: Path, overrides: list[str], plan: Plan, values: tuple[Any, ...] | None,
+           by_scale: bool = True) -> None:
+    """Refine the coarse optimum of every (scheme, size) at ``values`` (None: all) into
+    sweep/refine/ (sizes as ``refine_grids`` reads them)."""
+    axis = plan.axis
+    for (scheme, value), grid in refine_grids(collect(sweep), axis, plan.select, plan.step,
+                                              plan.points, values, by_scale).items():
+        if not grid:
+            continue
+        if by_scale:
+            name = f"{scheme}_{axis}{value}"
+            size = [f"scale.{axis}={value}", "check.stage=refine", "check.lr_offset=0"]
+        else:  # a sweep without the check's config node
+            name = f"{scheme}_{value[0]}_d{value[1]}"
+            size = [*architecture_overrides(*value), "++check.stage=refine"]
+        multirun(sweep / "refine" / name, overrides, [
+            *size, f"amup.scheme={scheme}", "optim.log10_lr=" + ",".join(map(str, grid)),
+            "hydra.sweep.subdir=lr${optim.log10_lr}_seed${trainer.seed}"], drop=("optim.lr=",))
+
+
+def transfer(sweep: Path, overrides: list[str], plan: Plan, arm: Arm) -> None:
+    """Every target trained at the LR ``arm``'s rule transfers from the smallest size's eta*
+    (of its scheme); an exponent-fitting arm first writes its fit into sweep/exponent/."""
+    axis = plan.axis
+    recs = collect(sweep)
+    ref = references(recs, axis, plan.select).get(arm.scheme)
+    targets = plan.targets if plan.targets is not None else (ref or {}).get("targets")
+    if ref is None or not targets:
+        return
+    extra = list(arm.overrides)
+    if arm.exponent_from:
+        fitted = [r for r in recs if r["scheme"] == arm.scheme and r["stage"] != "transfer"
+                  and axis_value(r, axis) is not None
+                  and r["scale"].get(axis, 1) in arm.exponent_from]
+        out = sweep / "exponent" / arm.name
+        write_verdict(verdict(fitted, axis, plan.select), out)
+        extra.append(f"amup.exponent_from={hydra_value(str(out))}")
+    multirun(sweep / "transfer" / arm.name, overrides, [
+        f"scale.{axis}=" + ",".join(map(str, targets)), f"amup.scheme={arm.scheme}",
+        f"check.arm={arm.name}", "check.stage=transfer", "check.lr_offset=0",
+        f"amup.ref_lr={ref['lr']!r}", f"amup.ref_model={ref['model']}",
+        f"++amup.ref_kwargs={hydra_value(ref['kwargs'])}", *plan.transfer_overrides, *extra,
+        f"hydra.sweep.subdir={axis}${{scale.{axis}}}_seed${{trainer.seed}}"])
+
+
+class CheckOnMultirunEnd(Callback):
+    """Hydra callback of ``+sweeps=transfer_check`` and ``+sweeps=leaderboard_long``: the
+    stages of a ``Plan`` (refine, transfer, deeper grids), then the verdict."""
+
+    def __init__(self, axis: str = "depth", select: str = DEFAULT_SELECT,
+                 measure: str = "minimal_path",
+                 refine_step: float = 0.125, refine_points: int = 2,
+                 transfer_overrides: tuple[str, ...] = (), arms: list | None = None,
+                 targets: list | None = None, refine_values: list | None = None,
+                 target_grids: dict | None = None):
+        from omegaconf import OmegaConf
+
+        def plain(x: Any) -> Any:
+            return OmegaConf.to_container(x, resolve=True) if OmegaConf.is_config(x) else x
+
+        grids = plain(target_grids) or {}
+        self.measure = measure
+        self.plan = Plan(
+            axis, select, refine_step, refine_points, tuple(plain(transfer_overrides) or ()),
+            tuple(Arm(a["name"], a.get("scheme", a["name"]), tuple(a.get("overrides", ())),
+                      tuple(a.get("exponent_from", ()))) for a in plain(arms))
+            if arms else None,
+            tuple(plain(targets)) if targets is not None else None,
+            tuple(plain(refine_values)) if refine_values is not None else None,
+            tuple(grids.get("values", ())), tuple(grids.get("schemes", ())),
+            tuple(grids.get("lr_offsets", ())))
+        self.axis, self.select = axis, select
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Stop before any job when the family has no knob for the check's axis (an exit:
+        Hydra turns a callback's exceptions into warnings)."""
+        if config.check.stage == "grid":
+            from omegaconf import OmegaConf
+
+            from ..knobs import KnobError, scale_depth, scale_width
+
+            scale = scale_depth if self.axis == "depth" else scale_width
+            try:
+                scale(config.model.name,
+                      OmegaConf.to_container(config.model.kwargs, resolve=True), 2)
+            except KnobError as e:
+                raise SystemExit(f"the {self.axis} check cannot scale this model: {e}") from e
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.check.stage != "grid":  # the callback's own refine and transfer multiruns
+            return
+        sweep = Path(config.hydra.sweep.dir)
+        overrides = list(config.hydra.overrides.task)
+        run_check(sweep, overrides, self.plan)
+        result = judge(collect(sweep), self.axis, self.select, self.measure)
+        result["command"] = "amup-train -m " + " ".join(overrides)
+        files = write_verdict(result, sweep / "verdict")
+        print("\n".join(summary(result)) + "\nwrote " + ", ".join(map(str, files)), flush=True)
+        log_to_wandb(result, files, sweep, config.get("logger") or {})
+
+
+def judge(records: list[dict], axis: str, select: str, measure: str) -> dict:
+    """The verdict, with the leaderboard's table where the check ran several arms."""
+    result = verdict(records, axis, select, measure)
+    if any(r.get("arm", r["scheme"]) != r["scheme"] for r in records):
+        result["leaderboard"] = leaderboard_markdown(board(records, axis, select))
+    return result
+
+
+def _f(x: Any, fmt: str = ".4g") -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float) and math.isinf(x):
+        return "diverged"
+    return format(x, fmt)
+
+
+def _seeds(span: list[float] | None) -> str:
+    return f"{_f(span[0], '+.4f')} to {_f(span[1], '+.4f')}" if span else "-"
+
+
+def _interval(ci: list[float | None]) -> str:
+    return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci and ci[0] is not None else "-"
+
+
+def summary(result: dict) -> list[str]:
+    """The verdict as a person reads it in a terminal."""
+    axis, lines = result["axis"], []
+    for g in result["groups"]:
+        lines.append(f"[{g['optimizer']}/{g['scheme']}] eta* by {axis} "
+                     f"({SELECT_HELP[result['select']]}): " + ", ".join(
+                         f"{r['value']}: {_f(r['eta_star'], '.3g')}{'*' if r['at_edge'] else ''}"
+                         for r in g["rows"]))
+        for m, t in g["trends"].items():
+            if t["slope"] is not None:
+                lines.append(f"  {m:13s} {'slope' if axis == 'depth' else 'drift'} "
+                             f"{t['slope']:+.3f}  t95 {_interval(t['ci95'])}  bootstrap95 "
+                             f"{_interval(t['bootstrap95'])}  grid {_interval(t['resolution'])}"
+                             f"  R^2 {_f(t['r2'], '.3f')}")
+        for t in g["regret"]:
+            lines.append(f"  zero-shot at {axis} {t['value']}: LR {_f(t['lr'], '.3g')} "
+                         f"(eta* {_f(t['eta_star'], '.3g')}), held-out loss "
+                         f"{_f(t['val_loss'])} vs {_f(t['star_val_loss'])} at eta*: regret "
+                         f"{_f(t['regret'], '+.4f')} ({_f(t['regret_rel'], '+.1%')}; seeds "
+                         f"{_seeds(t.get('regret_range'))}), acc "
+                         f"{_f(t['val_acc'], '.3f')} vs {_f(t['star_val_acc'], '.3f')}, "
+                         f"compute saved {_f(t['compute_saved'], '.1f')}x")
+        lines.append(f"  verdict: {g['call']}")
+    if result.get("leaderboard"):
+        lines += ["", "Leaderboard (test split, at each arm's transferred LR):",
+                  result["leaderboard"]]
+    return lines
+
+
+def markdown(result: dict) -> str:
+    """verdict.md: the command, then per group the eta* table, trends and regret."""
+    axis = result["axis"]
+    lines = [f"Reproduce: `{result.get('command', '?')}`", "",
+             f"eta* selected by the {SELECT_HELP[result['select']]}; regret: held-out loss at "
+             "the transferred LR minus held-out loss at the target's own eta*, seeds averaged "
+             "(by seed: the lowest and highest of one seed's own difference); "
+             "`*` marks an optimum at the grid's edge.", ""]
+    for g in result["groups"]:
+        lines += [f"### {g['optimizer']} / {g['scheme']}", "", f"Verdict: {g['call']}", "",
+                  f"| {axis} | L minimal_path | L blocks | eta* | held-out loss at eta* (acc) | "
+                  "runs | diverged | failed |", "|---|---|---|---|---|---|---|---|"]
+        for r in g["rows"]:
+            lines.append(
+                f"| {r['value']} | {r['L'].get('minimal_path', '-')} | {r['L'].get('blocks', '-')}"
+                f" | {_f(r['eta_star'], '.3g')}{'*' if r['at_edge'] else ''} | "
+                f"{_f(r['star_val_loss'])} ({_f(r['star_val_acc'], '.3f')}) | {r['runs']} | "
+                f"{r['diverged']} | {r['failed']} |")
+        lines += ["", f"| measure | {'slope' if axis == 'depth' else 'drift/doubling'} | "
+                  "t 95% | seed bootstrap 95% | grid resolution | R^2 |",
+                  "|---|---|---|---|---|---|"]
+        for m, t in g["trends"].items():
+            lines.append(f"| {m} | {_f(t['slope'], '+.3f')} | {_interval(t['ci95'])} | "
+                         f"{_interval(t['bootstrap95'])} | {_interval(t['resolution'])} | "
+                         f"{_f(t['r2'], '.3f')} |")
+        if g["regret"]:
+            lines += ["", f"| target {axis} | transferred LR | eta* | held-out loss (acc) | "
+                      "at eta* (acc) | regret | by seed | relative | acc regret | "
+                      "compute saved |", "|---|---|---|---|---|---|---|---|---|---|"]
+            for t in g["regret"]:
+                lines.append(
+                    f"| {t['value']} | {_f(t['lr'], '.3g')} | {_f(t['eta_star'], '.3g')} | "
+                    f"{_f(t['val_loss'])} ({_f(t['val_acc'], '.3f')}) | "
+                    f"{_f(t['star_val_loss'])} ({_f(t['star_val_acc'], '.3f')}) | "
+                    f"{_f(t['regret'], '+.4f')} | {_seeds(t.get('regret_range'))} | "
+                    f"{_f(t['regret_rel'], '+.1%')} | "
+                    f"{_f(t['acc_regret'], '+.3f')} | {_f(t['compute_saved'], '.1f')}x |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(result: dict, out: Path) -> list[Path]:
+    """eta.png (eta* against size, fit and prediction) and curves.png (loss against LR per
+    size, one column a scheme, the transferred LR's runs as stars)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    axis, groups = result["axis"], result["groups"]
+    measure = result["measure"] if axis == "depth" else "width"
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    for k, g in enumerate(groups):
+        color = plt.get_cmap("tab10")(k % 10)
+        ok = [r for r in g["rows"] if r["eta_star"] is not None]
+        xs = [r["L"].get(measure) if axis == "depth" else r["value"] for r in ok]
+        if not ok or None in xs:
+            continue
+        t = g["trends"].get(measure, {})
+        etas = [r["eta_star"] for r in ok]
+        ranges = [r.get("eta_range") or (math.log10(e), math.log10(e)) for r, e in zip(ok, etas)]
+        ax.errorbar(xs, etas, yerr=[[max(0.0, e - 10 ** lo) for e, (lo, _) in zip(etas, ranges)],
+                                    [max(0.0, 10 ** hi - e) for e, (_, hi) in zip(etas, ranges)]],
+                    fmt="o", capsize=3, color=color,
+                    label=f"{g['optimizer']}/{g['scheme']}: {_f(t.get('slope'), '+.2f')}")
+        eta0 = ok[0]["eta_star"]
+        pred = [eta0 * (x / xs[0]) ** g["exponent"] for x in xs] if axis == "depth" else \
+            [eta0 for _ in xs]
+        ax.plot(xs, pred, "--", color=color, alpha=0.6)
+    ax.set(xscale="log", yscale="log", xlabel=f"L ({measure})" if axis == "depth" else "width",
+           ylabel="eta*", title="eta* (bars: seeds' 95%), transfer from the smallest (--)")
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    files = [out / "eta.png", out / "curves.png"]
+    fig.tight_layout()
+    fig.savefig(files[0], dpi=120)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(2, max(1, len(groups)), figsize=(4.6 * max(1, len(groups)), 7),
+                             squeeze=False, sharex="col")
+    for col, g in enumerate(groups):
+        cmap = plt.get_cmap("viridis")
+        for i, r in enumerate(g["rows"]):
+            color = cmap(i / max(1, len(g["rows"]) - 1))
+            top = "train_loss" if result["select"] == "val" else "select_loss"
+            for row, key in ((0, top), (1, "val_loss")):
+                pts = [(c["lr"], c[key]) for c in r["curve"]
+                       if c[key] is not None and math.isfinite(c[key])]
+                if pts:
+                    axes[row][col].plot(*zip(*sorted(pts)), "o-", ms=3, color=color,
+                                        label=f"{axis} {r['value']}")
+            hit = next((t for t in g["regret"] if t["value"] == r["value"]), None)
+            if hit and hit["val_loss"] is not None and math.isfinite(hit["val_loss"]):
+                axes[1][col].plot([hit["lr"]], [hit["val_loss"]], "*", ms=13, color=color,
+                                  markeredgecolor="k")
+        axes[0][col].set(title=f"{g['optimizer']} / {g['scheme']}", ylabel=SELECT_HELP[
+            "final" if result["select"] == "val" else result["select"]])
+        axes[1][col].set(xlabel="learning rate", ylabel="held-out loss (star: transferred LR)")
+        for row in (0, 1):
+            axes[row][col].set_xscale("log", base=2 if axis == "width" else 10)
+            axes[row][col].grid(True, which="both", alpha=0.3)
+            _clip(axes[row][col])
+        axes[0][col].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(files[1], dpi=110)
+    plt.close(fig)
+    return files
+
+
+def _clip(ax) -> None:
+    """Keep the useful range: runs that blew up without overflowing flatten every curve."""
+    ys = sorted(y for line in ax.get_lines() for y in line.get_ydata() if math.isfinite(y))
+    if ys:
+        top = min(ys[-1], ys[0] + 3 * (ys[len(ys) // 2] - ys[0]) + 1e-3)
+        ax.set_ylim(ys[0] - 0.05 * (top - ys[0]) - 1e-3, top)
+
+
+def write_verdict(result: dict, out: Path) -> list[Path]:
+    """verdict.json, verdict.md and the plots into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "verdict.json", result)
+    (out / "verdict.md").write_text(markdown(result))
+    if result.get("leaderboard"):
+        (out / "leaderboard.md").write_text(result["leaderboard"])
+    return [out / "verdict.json", out / "verdict.md", *plot(result, out)]
+
+
+def log_to_wandb(result: dict, files: list[Path], sweep: Path, logger: Any) -> None:
+    """The regret table, the trends and the plots as one W&B run of the sweep's group."""
+    rows, summary = [], {}
+    for g in result["groups"]:
+        for t in g["regret"]:
+            span = t.get("regret_range") or [None, None]
+            rows.append([g["optimizer"], g["scheme"], t["value"], t["lr"], t["eta_star"],
+                         t["val_loss"], t["star_val_loss"], t["regret"], *span,
+                         t["acc_regret"], t["compute_saved"]])
+        for m, t in g["trends"].items():
+            summary[f"check/{g['optimizer']}/{g['scheme']}/{m}/slope"] = t["slope"]
+        summary[f"check/{g['optimizer']}/{g['scheme']}/verdict"] = g["call"]
+    columns = ["optimizer", "scheme", "target", "lr", "eta_star", "val_loss", "star_val_loss",
+               "regret", "regret_seed_min", "regret_seed_max", "acc_regret", "compute_saved"]
+    log_result(logger, job_type="transfer_check", name=f"check-{sweep.name}",
+               out=sweep / "verdict", prefix="check", group=sweep.name,
+               tables={"regret": (columns, rows)}, summary=summary,
+               images={f.stem: f for f in files if f.suffix == ".png"})
+
+
+def main(argv: list[str] | None = None, quiet: bool = False) -> dict:
+    p = argparse.ArgumentParser(prog="python -m amup_timm.check",
+                                description="the verdict of a transfer check's records")
+    p.add_argument("sweep", help="the check's multirun directory, or its packed records "
+                                 "(docs/data/evidence/runs/<model>/<check>.tar.gz)")
+    p.add_argument("--axis", choices=("depth", "width"), default=None,
+                   help="default: the one the sweep's config names")
+    p.add_argument("--select", choices=sorted(SELECT_HELP), default=None)
+    p.add_argument("--measure", default="minimal_path")
+    p.add_argument("--out", default=None, help="default: SWEEP/verdict (packed records: "
+                                               "the unpacked copy's, in the cache)")
+    args = p.parse_args(argv)
+    sweep = unpacked(args.sweep)
+    cfg = _sweep_config(sweep)
+    cb = cfg.get("callbacks", {}).get("fit", {})
+    result = judge(collect(sweep), args.axis or cb.get("axis", "depth"),
+                   args.select or cb.get("select", DEFAULT_SELECT), args.measure)
+    result["command"] = "amup-train -m " + " ".join(cfg.get("overrides", []))
+    files = write_verdict(result, Path(args.out) if args.out else sweep / "verdict")
+    if not quiet:
+        print("\n".join(summary(result)) + "\nwrote " + ", ".join(map(str, files)))
+    return result
+
+
+def _sweep_config(sweep: Path) -> dict:
+    """The check's callback settings and command-line overrides, from multirun.yaml."""
+    path = sweep / "multirun.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: give the directory of a "
+                                "`amup-train -m +sweeps=transfer_check ...` run")
+    from omegaconf import OmegaConf
+
+    hydra = OmegaConf.to_container(OmegaConf.load(path).hydra, resolve=False)
+    return {"callbacks": hydra.get("callbacks") or {},
+            "overrides": (hydra.get("overrides") or {}).get("task", [])}
+
+
+if __name__ == "__main__":
+    main()
