@@ -20,10 +20,12 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 import amup_timm
-from amup_timm.experiments.fit import best_lr, loss_of
-from amup_timm.law import law
+from omegaconf import OmegaConf
+
+from amup_timm.experiments.check import architecture_overrides, multirun
+from amup_timm.experiments.eta import eta_star, loss_of
 from amup_timm.experiments.records import collect
-from amup_timm.experiments.refine import architecture_overrides, rerun
+from amup_timm.law import law
 
 
 def step_flops(depth: int, width: int, img: int, batch: int, in_chans: int) -> int:
@@ -52,7 +54,7 @@ def main() -> None:
     batch, steps, in_chans = cfg["data"]["batch_size"], cfg["trainer"]["max_steps"], \
         cfg["data"]["in_chans"]
     L = {d: by_depth[d][0]["depths"]["minimal_path"] for d in depths}
-    eta_base = best_lr(by_depth[base], args.select)[0]
+    eta_base = eta_star(by_depth[base], args.select)[0]
     seeds = sorted({r["seed"] for r in by_depth[base]})
     flops = {d: step_flops(d, width, img, batch, in_chans) * steps for d in depths}
     rows = []
@@ -62,12 +64,13 @@ def main() -> None:
         pred = law(eta_base, L[d], L[base])
         out = sweep / f"transfer_d{d}"
         if not list(out.glob("*/results.json")):
-            rerun(sweep, out, architecture_overrides("plain_cnn", d),
-                  [round(math.log10(pred), 6)])
+            task = list(OmegaConf.load(sweep / "multirun.yaml").hydra.overrides.task)
+            multirun(out, task, [*architecture_overrides("plain_cnn", d),
+                                 f"optim.log10_lr={round(math.log10(pred), 6)}"])
         transferred = [loss_of(r, args.select) for r in collect(out)]
-        eta_star, best = best_lr(by_depth[d], args.select)
+        star, best = eta_star(by_depth[d], args.select)
         got = sum(transferred) / len(transferred)
-        rows.append({"depth": d, "L": L[d], "eta_pred": pred, "eta_star": eta_star,
+        rows.append({"depth": d, "L": L[d], "eta_pred": pred, "eta_star": star,
                      "loss_transfer": got, "loss_best": best, "regret": got - best,
                      "sweep_flops": len(by_depth[d]) * flops[d],
                      "transfer_flops": len(by_depth[base]) * flops[base] + len(seeds) * flops[d]})
