@@ -25,7 +25,7 @@ if [[ $which == leaderboard ]]; then  # one recipe a family, its depths fixed he
   case $model in
     resnet18_narrow|resnet50_narrow) sweep=leaderboard_long; optim=sgd; family=() ;;
     vit_narrow) sweep=leaderboard_long_adamw; optim=adamw
-      family=("hydra.callbacks.fit.targets=[2,3,6]" "hydra.callbacks.fit.target_grids.values=[2,6]") ;;
+      family=("hydra.callbacks.multirun_end.targets=[2,3,6]" "hydra.callbacks.multirun_end.target_grids.values=[2,6]") ;;
     convnext_narrow) sweep=leaderboard_long_adamw; optim=adamw; family=(data.img_size=32) ;;
     *) sweep=leaderboard_long; optim=sgd; family=() ;;
   esac

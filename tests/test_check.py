@@ -109,7 +109,7 @@ def test_a_width_check_job_keeps_the_grid_lr_with_mups_groups(tmp_path, scheme, 
             "trainer.max_steps=2", "scale.width=2", f"amup.scheme={scheme}"]
     with initialize_config_module("amup_timm.conf", version_base="1.3"):
         cfg = compose("train", overrides=args, return_hydra_config=True)
-    assert cfg.hydra.callbacks.fit.axis == "width"
+    assert cfg.hydra.callbacks.multirun_end.axis == "width"
     res = train_here(*args, run_dir=tmp_path)
     assert res["model_kwargs"]["width"] == 8 and res["lr_scales"] == scales
     assert res["lr"] == pytest.approx(10 ** cfg.optim.log10_lr)

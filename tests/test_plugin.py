@@ -136,7 +136,7 @@ def test_the_wheel_runs_a_check_and_the_probe(venv):
     run_in(venv, "amup-train", "-m", "+sweeps=transfer_check", "model=plain_cnn",
            "model.kwargs.width=8", "data.img_size=8", "data.batch_size=16",
            "trainer.max_steps=3", "scale.depth=1,2", "check.lr_offset=-0.5,0.5",
-           "trainer.seed=0", "amup.scheme=am_mup", "+hydra.callbacks.fit.refine_points=0",
+           "trainer.seed=0", "amup.scheme=am_mup", "+hydra.callbacks.multirun_end.refine_points=0",
            "hydra/launcher=basic", "hydra.sweep.dir=check")
     verdict = json.loads((venv[1] / "check" / "verdict" / "verdict.json").read_text())
     (group,) = verdict["groups"]

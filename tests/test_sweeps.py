@@ -238,7 +238,7 @@ def test_every_sweep_config_composes(sweep):
     resolved = OmegaConf.to_container(job, resolve=True)
     assert resolved["trainer"]["max_steps"] > 0
     if sweep.endswith("_check") or "_check_" in sweep:
-        assert cfg.hydra.callbacks.fit._target_ == "amup_timm.experiments.check.CheckOnMultirunEnd"
+        assert cfg.hydra.callbacks.multirun_end._target_ == "amup_timm.experiments.check.CheckOnMultirunEnd"
 
 
 @pytest.mark.parametrize("sweep, arms", [
@@ -255,7 +255,7 @@ def test_leaderboard_plan_from_its_config(sweep, arms):
     register_configs()
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=[f"+sweeps={sweep}"], return_hydra_config=True)
-    plan = instantiate(cfg.hydra.callbacks.fit).plan
+    plan = instantiate(cfg.hydra.callbacks.multirun_end).plan
     assert [a.name for a in plan.arms] == arms
     grid = set(str(cfg.hydra.sweeper.params["amup.scheme"]).split(","))
     assert {a.scheme for a in plan.arms} == grid and cfg.data.name == "fashion_mnist"

@@ -1,4 +1,5 @@
-"""Hydra callback: fit eta*(L) when a multirun ends (``hydra.callbacks.fit`` in train.yaml)."""
+"""Hydra callback: fit eta*(L) when a multirun ends (``hydra.callbacks.multirun_end`` in
+train.yaml; a check's config puts its own callback there)."""
 
 from __future__ import annotations
 

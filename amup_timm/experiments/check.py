@@ -31,7 +31,7 @@ from ..knobs import nominal_depth
 from .eta import DEFAULT_SELECT, SELECT_HELP, cell_losses, eta_star
 from .leaderboard import board
 from .leaderboard import markdown as leaderboard_markdown
-from .records import collect, unpacked, write_json
+from .records import collect, end_callback, unpacked, write_json
 from .verdict import axis_value, verdict
 from .wandb_log import log_result
 
@@ -513,7 +513,7 @@ def main(argv: list[str] | None = None, quiet: bool = False) -> dict:
     args = p.parse_args(argv)
     sweep = unpacked(args.sweep)
     cfg = _sweep_config(sweep)
-    cb = cfg.get("callbacks", {}).get("fit", {})
+    cb = cfg["callback"]
     result = judge(collect(sweep), args.axis or cb.get("axis", "depth"),
                    args.select or cb.get("select", DEFAULT_SELECT), args.measure)
     result["command"] = "amup-train -m " + " ".join(cfg.get("overrides", []))
@@ -532,7 +532,7 @@ def _sweep_config(sweep: Path) -> dict:
     from omegaconf import OmegaConf
 
     hydra = OmegaConf.to_container(OmegaConf.load(path).hydra, resolve=False)
-    return {"callbacks": hydra.get("callbacks") or {},
+    return {"callback": end_callback(hydra),
             "overrides": (hydra.get("overrides") or {}).get("task", [])}
 
 

@@ -169,6 +169,14 @@ def collect(source: str | Path) -> list[dict]:
     return [normalize(json.loads(f.read_text()), str(f.parent)) for f in files]
 
 
+def end_callback(hydra: dict) -> dict:
+    """The settings of the callback that ran when a sweep's multirun ended (the fit, or a
+    check's stages and verdict), from its multirun.yaml's ``hydra`` node; records written
+    before the key was ``multirun_end`` have it as ``fit``."""
+    callbacks = hydra.get("callbacks") or {}
+    return dict(callbacks.get("multirun_end") or callbacks.get("fit") or {})
+
+
 def pack(sweep: str | Path, out: str | Path) -> Path:
     """A sweep's multirun.yaml and every results.json in one gzipped tar, its top folder named
     as the sweep, byte for byte the same for the same records: ``tar -xzf OUT -C DIR`` gives

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..config import AmupConfig
 from .eta import DEFAULT_SELECT, SELECT, eta_star
-from .records import collect, unpacked
+from .records import collect, end_callback, unpacked
 
 
 @dataclass
@@ -31,7 +31,7 @@ def sweep_select(source: str) -> str:
         from omegaconf import OmegaConf
 
         hydra = OmegaConf.load(path).get("hydra") or {}
-        select = ((hydra.get("callbacks") or {}).get("fit") or {}).get("select")
+        select = end_callback(hydra).get("select")
         if select in SELECT:
             return str(select)
     return DEFAULT_SELECT

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 
 from .check import Plan, refine
 from .eta import DEFAULT_SELECT, SELECT
-from .records import PACKED
+from .records import PACKED, end_callback
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     if not path.is_file():
         raise SystemExit(f"{path} not found: give the directory of a `amup-train -m` sweep")
     hydra = OmegaConf.to_container(OmegaConf.load(path).hydra, resolve=False)
-    check = (hydra.get("callbacks") or {}).get("fit") or {}
+    check = end_callback(hydra)
     is_check = str(check.get("_target_", "")).endswith("CheckOnMultirunEnd")
     plan = Plan(axis=check.get("axis", "depth") if is_check else "depth",
                 select=args.select or check.get("select", DEFAULT_SELECT),
