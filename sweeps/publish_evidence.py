@@ -100,7 +100,7 @@ def summary_rows(model: str, check: str, optim: str, result: dict) -> list[str]:
 def paper_rows(model: str, result: dict) -> list[str]:
     """Fashion-MNIST under the paper's protocol (100 plain-SGD steps, eta* by the whole-run mean
     training loss): per scheme, eta* by depth, the slope, the verdict on -1.5 and the regret of
-    the transferred LR in that loss; no accuracy (the protocol selects on no held-out data)."""
+    the transferred LR in validation loss (the verdict's held-out measure)."""
     rows = []
     for g in result["groups"]:
         etas = ", ".join(f"{r['value']}: {fmt(r['eta_star'])}{'*' if r['at_edge'] else ''}"
@@ -186,9 +186,9 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
            "depth": [header[0].format("slope"), header[1]],
            "width": [header[0].format("drift per doubling"), header[1]],
            "links": links_table(checks, data / "runs"), "coord": coord_table(),
-           "paper": ["| family | scheme | eta* by depth (x1, x2, x4 blocks) | slope in "
-                     "minimal-path L (95%) | on -1.5 | regret of the transferred LR, mean "
-                     "training loss (seeds) | runs (diverged, failed) |", "|" + "---|" * 7]}
+           "paper": ["| family | scheme | eta* by depth (blocks) | slope in "
+                     "minimal-path L (95%) | on -1.5 | regret of the transferred LR in validation "
+                     "loss (seeds) | runs (diverged, failed) |", "|" + "---|" * 7]}
     for model, check, optim, result in checks:
         if check == "paper":
             out["paper"] += paper_rows(model, result)
