@@ -14,7 +14,7 @@ from amup_timm.registry import build_meta
 
 ARGS = ["-m", "+sweeps=combined_check", "model=resnet18_narrow", "data.img_size=8",
         "data.batch_size=32", "trainer.max_steps=6", "check.lr_offset=-0.5,0,0.5",
-        "trainer.seed=0,1", "scale.depth=1,2"]
+        "trainer.seed=0,1", "scale.depth=1,2"]  # with the check's joblib launcher
 
 
 @pytest.fixture(scope="module")

@@ -290,7 +290,11 @@ class CheckOnMultirunEnd(Callback):
             return
         sweep = Path(config.hydra.sweep.dir)
         overrides = list(config.hydra.overrides.task)
-        run_check(sweep, overrides, self.plan)
+        # the stages run where the grid ran: the launcher chosen on the command line (SLURM,
+        # joblib, basic) and its settings; they are not the jobs' own overrides
+        launcher = [o for o in config.hydra.overrides.hydra
+                    if o.startswith(("hydra/launcher=", "hydra.launcher."))]
+        run_check(sweep, overrides + launcher, self.plan)
         result = judge(collect(sweep), self.axis, self.select, self.measure)
         result["command"] = "amup-train -m " + " ".join(overrides)
         files = write_verdict(result, sweep / "verdict")
