@@ -134,12 +134,3 @@ def test_gpu_code_paths_run_on_cpu(tmp_path):
     res = results(tmp_path)
     assert res["status"] == "finished" and math.isfinite(res["final"]["train_loss"])
     assert res["timing"]["steps"] > 0 and res["timing"]["images_per_s"] > 0
-
-
-def test_checkpoint_of_another_config_is_not_resumed(tmp_path):
-    run_train(*TINY, "trainer.max_steps=4", "trainer.ckpt_every=2", "logger=none",
-              f"hydra.run.dir={tmp_path}")
-    proc = run_train(*TINY, "trainer.max_steps=4", "trainer.ckpt_every=2", "optim.lr=0.5",
-                     "logger=none", f"hydra.run.dir={tmp_path}", check=False)
-    assert proc.returncode != 0 and "holds a checkpoint of another run" in proc.stderr
-    assert results(tmp_path)["lr"] == 0.1  # the first run's record is untouched

@@ -55,3 +55,12 @@ def test_compile_tiny_model(tmp_path):
     res = train_here(*TINY, "model.kwargs.depth=2", "trainer.max_steps=3",
                      "trainer.compile=true", "logger=none", run_dir=tmp_path)
     assert res["status"] == "finished" and res["steps"] == 3
+
+
+def test_checkpoint_of_another_config_is_not_resumed(tmp_path):
+    """A run directory holding another run's checkpoint stops the run and says how to go on."""
+    train_here(*TINY, "trainer.max_steps=4", "trainer.ckpt_every=2", "logger=none",
+               run_dir=tmp_path)
+    with pytest.raises(ValueError, match="holds a checkpoint of another run"):
+        train_here(*TINY, "trainer.max_steps=4", "trainer.ckpt_every=2", "optim.lr=0.5",
+                   "logger=none", run_dir=tmp_path)
