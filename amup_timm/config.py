@@ -118,15 +118,24 @@ def to_config(amup: AmupConfig | dict | None) -> AmupConfig:
     return AmupConfig(**amup)
 
 
+def grid_point(center: float | None, offset: float) -> float:
+    """log10 LR of a check's grid point: ``offset`` decades from the grid's ``center``."""
+    if center is None:
+        raise ValueError("the check's LR grid has no center for this optimizer config: set "
+                         "check.grid_center=<log10 of the LR at the grid's middle> (or add the "
+                         "config's name to check.grid_centers)")
+    return float(center) + float(offset)
+
+
 def register_configs() -> None:
     """Register ``AmupConfig`` as Hydra's ``amup/amup_schema`` so the amup node is typed, and
-    the resolvers the sweeps' LR grids use: ``${sum:${optim.grid_center},-0.5}`` and
+    the resolvers the sweeps' LR grids use: ``${grid_point:${check.grid_center},-0.5}`` and
     ``${pow10:${optim.log10_lr}}``."""
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
-    if not OmegaConf.has_resolver("sum"):
-        OmegaConf.register_new_resolver("sum", lambda *xs: sum(float(x) for x in xs))
+    if not OmegaConf.has_resolver("grid_point"):
+        OmegaConf.register_new_resolver("grid_point", grid_point)
     if not OmegaConf.has_resolver("pow10"):
         OmegaConf.register_new_resolver("pow10", lambda x: 10 ** float(x))
     ConfigStore.instance().store(group="amup", name="amup_schema", node=AmupConfig)

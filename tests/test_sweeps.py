@@ -227,18 +227,49 @@ def test_fit_logs_table_and_plots_to_wandb_offline(tmp_path):
 def test_every_sweep_config_composes(sweep):
     """Each amup_timm/conf/sweeps/*.yaml composes with train.yaml, sweeps something, and its job config
     resolves (the LR grid's resolvers, scale, the amup node's schema)."""
-    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    register_configs()
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"+sweeps={sweep}"], return_hydra_config=True)
+    cfg = compose_job(f"+sweeps={sweep}")
     assert cfg.hydra.sweeper.params, f"{sweep} sweeps nothing"
     job = OmegaConf.masked_copy(cfg, [k for k in cfg if k not in ("hydra", "run_dir")])
     resolved = OmegaConf.to_container(job, resolve=True)
     assert resolved["trainer"]["max_steps"] > 0
     if sweep.endswith("_check") or "_check_" in sweep:
         assert cfg.hydra.callbacks.multirun_end._target_ == "amup_timm.experiments.check.CheckOnMultirunEnd"
+
+
+def compose_job(*overrides: str):
+    """train.yaml composed with ``overrides`` as Hydra composes a job (its ``hydra`` node set,
+    so that ``${hydra:...}`` resolves)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    register_configs()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@pytest.mark.parametrize("overrides, center", [
+    (["+sweeps=transfer_check"], -1.0),  # its own optim=sgd_plain
+    (["+sweeps=transfer_check", "optim=adamw"], -2.5),
+    (["+sweeps=transfer_check", "optim=sgd"], -1.5),
+    (["+sweeps=leaderboard_long"], -1.0),  # the recipe's grid, not optim=sgd's entry
+    (["+sweeps=leaderboard_long_adamw"], -2.5),
+    (["+sweeps=transfer_check", "optim=adamw", "check.grid_center=-3"], -3.0)])
+def test_a_checks_grid_centers_on_its_optimizer(overrides, center):
+    """check.grid_center comes from the check's table by the optimizer config chosen, unless
+    the sweep or the command line sets it; check.lr_offset counts decades from it."""
+    cfg = compose_job(*overrides, "check.lr_offset=0.5")
+    assert cfg.check.grid_center == center and cfg.optim.log10_lr == center + 0.5
+    assert "grid_center" not in cfg.optim
+
+
+def test_a_check_without_a_grid_center_for_its_optimizer_says_what_to_set():
+    cfg = compose_job("+sweeps=transfer_check", "~check.grid_centers.sgd_plain")
+    with pytest.raises(Exception, match=r"set check.grid_center=<log10"):
+        _ = cfg.optim.log10_lr
 
 
 @pytest.mark.parametrize("sweep, arms", [
@@ -249,12 +280,9 @@ def test_leaderboard_plan_from_its_config(sweep, arms):
     """The leaderboard's callback reads its arms and stages from the config: every arm's
     scheme is in the grid, the exponent arm fits on x1-x2, tau's arm carries its decay rule,
     and the deeper grids run for am_mup and standard only, x2 before x9."""
-    from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    register_configs()
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"+sweeps={sweep}"], return_hydra_config=True)
+    cfg = compose_job(f"+sweeps={sweep}")
     plan = instantiate(cfg.hydra.callbacks.multirun_end).plan
     assert [a.name for a in plan.arms] == arms
     grid = set(str(cfg.hydra.sweeper.params["amup.scheme"]).split(","))
