@@ -14,7 +14,8 @@ from amup_timm.registry import build_meta
 
 ARGS = ["-m", "+sweeps=combined_check", "model=resnet18_narrow", "data.img_size=8",
         "data.batch_size=32", "trainer.max_steps=6", "check.lr_offset=-0.5,0,0.5",
-        "trainer.seed=0,1", "scale.depth=1,2"]  # with the check's joblib launcher
+        "trainer.seed=0,1", "scale.depth=1,2",
+        "hydra/launcher=basic"]  # jobs in one process (joblib's: tests/test_train.py)
 
 
 @pytest.fixture(scope="module")
@@ -115,11 +116,18 @@ def test_a_width_check_job_keeps_the_grid_lr_with_mups_groups(tmp_path, scheme, 
     assert res["lr"] == pytest.approx(10 ** cfg.optim.log10_lr)
 
 
-@pytest.mark.slow
 def test_check_of_a_family_without_a_depth_knob_stops_before_any_job(tmp_path):
-    proc = run_train("-m", "+sweeps=transfer_check", "model.name=vgg11",
-                     f"hydra.sweep.dir={tmp_path / 'check'}", check=False)
-    assert proc.returncode != 0
-    assert "cannot scale this model: vgg11 has no depth kwarg" in proc.stderr
-    assert "sweep model.name over vgg<N>" in proc.stderr
-    assert not (tmp_path / "check").exists()
+    """The check's callback stops the multirun as it starts (Hydra runs on_multirun_start
+    before any job) with the reason and the fix."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.utils import instantiate
+
+    with initialize_config_module("amup_timm.conf", version_base="1.3"):
+        cfg = compose("train", overrides=["+sweeps=transfer_check", "model.name=vgg11"],
+                      return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with pytest.raises(SystemExit) as stop:
+        instantiate(cfg.hydra.callbacks.multirun_end).on_multirun_start(config=cfg)
+    assert "cannot scale this model: vgg11 has no depth kwarg" in str(stop.value)
+    assert "sweep model.name over vgg<N>" in str(stop.value)

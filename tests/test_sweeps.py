@@ -5,7 +5,7 @@ import math
 import random
 
 import pytest
-from helpers import ROOT, results, run_train
+from helpers import ROOT, run_train, train_here
 
 from amup_timm.experiments import fit
 from amup_timm.config import AmupConfig, register_configs
@@ -54,10 +54,9 @@ def test_ref_run_from_run_and_multirun_dirs(tiny_sweep, tmp_path):
     assert ref.lr == eta and ref.model == "plain_cnn" and ref.kwargs["depth"] == 2
     one = next(r for r in recs if r["lr"] == eta)
     assert read_reference(one["path"], AmupConfig()).lr == eta
-    run_train("model=plain_cnn", "model.kwargs.depth=6", "model.kwargs.width=8",
-              f"amup.ref_run={tiny_sweep}", "amup.ref_depth=2", "trainer.max_steps=3",
-              "data.batch_size=16", "logger=none", f"hydra.run.dir={tmp_path}")
-    res = results(tmp_path)
+    res = train_here("model=plain_cnn", "model.kwargs.depth=6", "model.kwargs.width=8",
+                     f"amup.ref_run={tiny_sweep}", "amup.ref_depth=2", "trainer.max_steps=3",
+                     "data.batch_size=16", "logger=none", run_dir=tmp_path)
     L = describe(build_meta("plain_cnn", depth=6, width=8)).depth["minimal_path"]
     L_ref = describe(build_meta("plain_cnn", depth=2, width=8)).depth["minimal_path"]
     assert res["lr"] == pytest.approx(eta * (L / L_ref) ** -1.5, rel=1e-12)

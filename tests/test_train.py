@@ -1,5 +1,5 @@
-"""train.py end to end in subprocesses: the default job, divergence and failures in a multirun,
-resume after a kill, DDP, W&B (in-process paths: tests/test_train_api.py)."""
+"""train.py end to end in subprocesses: the default job, divergence and failures in a multirun
+on the joblib launcher, resume after a kill, DDP (in-process paths: tests/test_train_api.py)."""
 
 import json
 import math
@@ -12,7 +12,7 @@ import time
 
 import pytest
 import torch
-from helpers import ROOT, TINY, TRAIN, env, results, run_train, wandb_records
+from helpers import ROOT, TINY, TRAIN, env, results, run_train
 
 
 pytestmark = pytest.mark.slow
@@ -29,24 +29,19 @@ def test_default_job_runs_without_arguments(tmp_path):
     assert [r["step"] for r in rows] == list(range(1, 301))
 
 
-def test_multirun_grid_records_diverged_and_failed_jobs(tmp_path):
+def test_multirun_grid_on_joblib_records_diverged_and_failed_jobs(tmp_path):
+    """A depth x LR grid on the joblib launcher: each job gets its own depth and LR; a job
+    that fails or diverges is recorded as such and the sweep goes on."""
     proc = run_train("-m", *TINY, "model.kwargs.depth=0,3", "optim.lr=0.01,1e4",
-                     "trainer.max_steps=20", "logger=none", f"hydra.sweep.dir={tmp_path}")
-    assert proc.returncode == 0
+                     "trainer.max_steps=20", "logger=none", "hydra/launcher=local_parallel",
+                     f"hydra.sweep.dir={tmp_path}")
+    assert proc.returncode == 0 and "Joblib" in proc.stdout + proc.stderr
     by_job = {int(d.name): results(d) for d in tmp_path.iterdir() if d.name.isdigit()}
     assert [by_job[i]["status"] for i in range(4)] == ["failed", "failed", "finished", "diverged"]
     assert "depth >= 1" in by_job[0]["error"]
-    assert by_job[3]["lr"] == 1e4 and by_job[3]["final"]["val_loss"] is None
-
-
-def test_multirun_depth_by_lr(tmp_path):
-    run_train("-m", "model=plain_cnn", "model.kwargs.depth=4,8", "optim.lr=0.01,0.1",
-              "trainer.max_steps=5", "data.batch_size=16", "logger=none", "trainer.progress=false",
-              f"hydra.sweep.dir={tmp_path}")
-    got = sorted((r["model_kwargs"]["depth"], r["lr"], r["status"])
-                 for r in map(results, [d for d in tmp_path.iterdir() if d.name.isdigit()]))
-    assert got == [(4, 0.01, "finished"), (4, 0.1, "finished"), (8, 0.01, "finished"),
-                   (8, 0.1, "finished")]
+    assert [(by_job[i]["model_kwargs"]["depth"], by_job[i]["lr"]) for i in (2, 3)] == [
+        (3, 0.01), (3, 1e4)]
+    assert by_job[3]["final"]["val_loss"] is None
 
 
 def _final_state(run_dir):
@@ -80,27 +75,6 @@ def test_killed_run_resumes_to_identical_result(tmp_path):
     assert steps == list(range(1, 61))
 
 
-def test_wandb_offline_run_holds_logged_keys(tmp_path):
-    run_train(*TINY, "trainer.max_steps=20", "logger=wandb", "model=resnet_1conv",
-              "model.kwargs.depth=2", "amup.ref_lr=0.05", f"hydra.run.dir={tmp_path}")
-    (log,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
-    history, summary, config = set(), {}, set()
-    for rec in wandb_records(log):
-        kind = rec["type"]
-        if kind == "history":
-            history |= set(rec["history"]["item"])
-        elif kind == "summary":
-            summary.update(rec["summary"].get("update") or {})
-        elif kind in ("config", "run"):
-            config |= set((rec[kind] if kind == "config" else rec["run"]["config"])["update"])
-    assert {"train/loss", "train/images_per_s", "lr/group0"} <= history
-    assert {"model", "data", "optim", "amup", "trainer"} <= config
-    assert summary["status"] == "finished"
-    assert summary["amup"]["K"] == 2 and summary["amup"]["ref_lr"] == 0.05
-    assert summary["amup"]["lr"] == results(tmp_path)["lr"] == 0.05
-    assert math.isfinite(summary["final/val_loss"])
-
-
 def test_torchrun_two_processes_train_one_run(tmp_path):
     with socket.socket() as sock:  # a free port for the rendezvous
         sock.bind(("127.0.0.1", 0))
@@ -113,24 +87,3 @@ def test_torchrun_two_processes_train_one_run(tmp_path):
     res = results(tmp_path)
     assert res["status"] == "finished" and res["world_size"] == 2 and res["steps"] == 6
     assert res["amup"]["scheme"] == "depth_mup" and math.isfinite(res["final"]["val_loss"])
-
-
-def test_probe_lr_rule_records_both_lrs(tmp_path):
-    run_train(*TINY, "model=resnet_1conv", "model.kwargs.depth=6", "amup.ref_depth=2",
-              "amup.ref_lr=0.05", "amup.lr_rule=probe", "amup.probe_seeds=2",
-              "trainer.max_steps=2", "logger=none", f"hydra.run.dir={tmp_path}")
-    res = results(tmp_path)
-    assert res["lr"] == res["amup"]["lr_probe"] != res["amup"]["lr_law"]
-    assert res["amup"]["lr_law"] == pytest.approx(0.05 * (res["amup"]["L"] / res["amup"]["L_ref"])
-                                                  ** -1.5)
-
-
-def test_gpu_code_paths_run_on_cpu(tmp_path):
-    """bf16 autocast and channels_last (the GPU defaults) also run on the CPU."""
-    run_train(*TINY, "model=resnet_1conv", "model.kwargs.depth=2", "trainer.precision=bf16",
-              "trainer.channels_last=true", "trainer.max_steps=6", "trainer.log_every=2",
-              "logger=none",
-              f"hydra.run.dir={tmp_path}")
-    res = results(tmp_path)
-    assert res["status"] == "finished" and math.isfinite(res["final"]["train_loss"])
-    assert res["timing"]["steps"] > 0 and res["timing"]["images_per_s"] > 0

@@ -1,10 +1,12 @@
-"""amup-train's ``train`` in-process: the mission's command and errors that stop a run before
-it trains (the subprocess paths are tests/test_train.py's)."""
+"""amup-train's ``train`` in-process: the mission's command, errors that stop a run before it
+trains, W&B offline logging, the probe's LR rule, the GPU code paths on the CPU (the subprocess
+paths are tests/test_train.py's)."""
 
+import math
 import shutil
 
 import pytest
-from helpers import TINY, train_here
+from helpers import TINY, train_here, wandb_records
 
 import amup_timm
 from amup_timm.registry import build_meta
@@ -64,3 +66,43 @@ def test_checkpoint_of_another_config_is_not_resumed(tmp_path):
     with pytest.raises(ValueError, match="holds a checkpoint of another run"):
         train_here(*TINY, "trainer.max_steps=4", "trainer.ckpt_every=2", "optim.lr=0.5",
                    "logger=none", run_dir=tmp_path)
+
+
+def test_wandb_offline_run_holds_logged_keys(tmp_path):
+    res = train_here(*TINY, "trainer.max_steps=20", "logger=wandb", "model=resnet_1conv",
+                     "model.kwargs.depth=2", "amup.ref_lr=0.05", run_dir=tmp_path)
+    (log,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
+    history, summary, config = set(), {}, set()
+    for rec in wandb_records(log):
+        kind = rec["type"]
+        if kind == "history":
+            history |= set(rec["history"]["item"])
+        elif kind == "summary":
+            summary.update(rec["summary"].get("update") or {})
+        elif kind in ("config", "run"):
+            config |= set((rec[kind] if kind == "config" else rec["run"]["config"])["update"])
+    assert {"train/loss", "train/images_per_s", "lr/group0"} <= history
+    assert {"model", "data", "optim", "amup", "trainer"} <= config
+    assert summary["status"] == "finished"
+    assert summary["amup"]["K"] == 2 and summary["amup"]["ref_lr"] == 0.05
+    assert summary["amup"]["lr"] == res["lr"] == 0.05
+    assert math.isfinite(summary["final/val_loss"])
+
+
+def test_probe_lr_rule_records_both_lrs(tmp_path):
+    res = train_here(*TINY, "model=resnet_1conv", "model.kwargs.depth=6", "amup.ref_depth=2",
+                     "amup.ref_lr=0.05", "amup.lr_rule=probe", "amup.probe_seeds=2",
+                     "trainer.max_steps=2", "logger=none", run_dir=tmp_path)
+    assert res["lr"] == res["amup"]["lr_probe"] != res["amup"]["lr_law"]
+    assert res["amup"]["lr_law"] == pytest.approx(0.05 * (res["amup"]["L"] / res["amup"]["L_ref"])
+                                                  ** -1.5)
+
+
+def test_gpu_code_paths_run_on_cpu(tmp_path):
+    """bf16 autocast and channels_last (the GPU defaults) also run on the CPU."""
+    res = train_here(*TINY, "model=resnet_1conv", "model.kwargs.depth=2",
+                     "trainer.precision=bf16", "trainer.channels_last=true",
+                     "trainer.max_steps=6", "trainer.log_every=2", "logger=none",
+                     run_dir=tmp_path)
+    assert res["status"] == "finished" and math.isfinite(res["final"]["train_loss"])
+    assert res["timing"]["steps"] > 0 and res["timing"]["images_per_s"] > 0
