@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 
 from amup_timm.experiments.check import architecture_overrides, multirun
 from amup_timm.experiments.eta import eta_star, loss_of
-from amup_timm.experiments.records import collect
+from amup_timm.experiments.records import Record, collect
 from amup_timm.law import law
 
 
@@ -43,19 +43,19 @@ def main() -> None:
     p.add_argument("--select", default="final", choices=["final", "mean"])
     args = p.parse_args()
     sweep = Path(args.sweep)
-    recs = [r for r in collect(sweep) if "transfer_d" not in r["path"]]
-    by_depth: dict[int, list[dict]] = {}
+    recs = [r for r in collect(sweep) if "transfer_d" not in r.path]
+    by_depth: dict[int, list[Record]] = {}
     for r in recs:
-        by_depth.setdefault(r["depth"], []).append(r)
+        by_depth.setdefault(r.depth, []).append(r)
     depths = sorted(by_depth)
     base = args.base_depth or depths[0]
-    cfg = __import__("json").loads((Path(recs[0]["path"]) / "results.json").read_text())["config"]
+    cfg = __import__("json").loads((Path(recs[0].path) / "results.json").read_text())["config"]
     width, img = cfg["model"]["kwargs"]["width"], cfg["data"]["img_size"]
     batch, steps, in_chans = cfg["data"]["batch_size"], cfg["trainer"]["max_steps"], \
         cfg["data"]["in_chans"]
-    L = {d: by_depth[d][0]["depths"]["minimal_path"] for d in depths}
+    L = {d: by_depth[d][0].depths["minimal_path"] for d in depths}
     eta_base = eta_star(by_depth[base], args.select)[0]
-    seeds = sorted({r["seed"] for r in by_depth[base]})
+    seeds = sorted({r.seed for r in by_depth[base]})
     flops = {d: step_flops(d, width, img, batch, in_chans) * steps for d in depths}
     rows = []
     for d in depths:

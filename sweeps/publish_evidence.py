@@ -24,7 +24,7 @@ from pathlib import Path
 
 from amup_timm.experiments.check import main as check_main
 from amup_timm.experiments.records import PACKED, pack
-from amup_timm.experiments.verdict import interval
+from amup_timm.experiments.verdict import Trend, interval
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA, IMG = ROOT / "docs" / "data" / "evidence", ROOT / "docs" / "img" / "evidence"
@@ -62,8 +62,8 @@ def published(data: Path = DATA) -> list[tuple[str, str, str, dict]]:
 
 
 def slope_cell(t: dict) -> str:
-    """A trend's slope with the verdict's 95% interval."""
-    lo, hi = interval(t)
+    """A trend's slope (verdict.json's, or {} for none) with the verdict's 95% interval."""
+    lo, hi = interval(Trend(**t)) if t else (None, None)
     return f"{fmt(t.get('slope'), '+.2f')} ({fmt(lo, '+.2f')}, {fmt(hi, '+.2f')})"
 
 

@@ -1,12 +1,17 @@
-"""Shared helpers: run train.py in a subprocess, read a W&B offline run with wandb's reader."""
+"""Shared helpers: run train.py in a subprocess, read a W&B offline run with wandb's reader, write
+a run record by hand."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from amup_timm.experiments.records import Record
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = str(ROOT / "train.py")
@@ -32,6 +37,15 @@ def run_train(*args: str, timeout: float = 600, check: bool = True, launcher: li
     if check and proc.returncode != 0:
         raise AssertionError(f"train.py failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc
+
+
+def record(**fields: Any) -> Record:
+    """A run record written by hand: what ``fields`` leaves out is None, {}, a grid run of its
+    scheme's own arm with the coupled decay, at path ""."""
+    blank = {f.name: None for f in dataclasses.fields(Record)}
+    blank.update(kwargs={}, depths={}, scale={}, stage="grid", arm=fields.get("scheme"),
+                 wd_rule="coupled", path="")
+    return Record(**{**blank, **fields})
 
 
 def results(run_dir: Path) -> dict:

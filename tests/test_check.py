@@ -45,14 +45,14 @@ def test_check_refines_transfers_and_judges(check):
             t["val_loss"] - t["star_val_loss"])
         lo, hi = t["regret_range"]  # the mean of the seeds' own regrets lies within them
         assert lo - 1e-9 <= t["regret"] <= hi + 1e-9
-        moved = [r for r in recs if r["stage"] == "transfer" and r["scheme"] == g["scheme"]]
-        assert {round(r["lr"], 12) for r in moved} == {round(t["lr"], 12)}
+        moved = [r for r in recs if r.stage == "transfer" and r.scheme == g["scheme"]]
+        assert {round(r.lr, 12) for r in moved} == {round(t["lr"], 12)}
         # refined to an eighth of a decade around each coarse optimum
         for depth, row in rows.items():
-            coarse = {round(math.log10(r["lr"]), 4) for r in recs if r["stage"] == "grid"
-                      and r["depth"] == depth and r["scheme"] == g["scheme"]}
-            fine = {round(math.log10(r["lr"]), 4) for r in recs if r["stage"] == "refine"
-                    and r["depth"] == depth and r["scheme"] == g["scheme"]}
+            coarse = {round(math.log10(r.lr), 4) for r in recs if r.stage == "grid"
+                      and r.depth == depth and r.scheme == g["scheme"]}
+            fine = {round(math.log10(r.lr), 4) for r in recs if r.stage == "refine"
+                    and r.depth == depth and r.scheme == g["scheme"]}
             center = next(c for c in coarse if {round(c + k / 8, 4) for k in (-2, -1, 1, 2)}
                           == fine)
             assert center in coarse and row["resolution"] == pytest.approx(1 / 16)
@@ -86,16 +86,16 @@ def test_the_check_trains_the_wider_model_with_mup_and_the_law_on_top(check):
     runs at the grid's LR, exponent 0; the transfer at the law's); standard's one LR."""
     sweep, _ = check
     for r in collect(sweep):
-        if r["depth"] != 8:
+        if r.depth != 8:
             continue
-        res = results(r["path"])
+        res = results(r.path)
         assert res["model_kwargs"]["channels"] == [32, 64, 128, 256]
-        if r["scheme"] == "standard":
+        if r.scheme == "standard":
             assert res["lr_scales"] == [1.0]
             continue
         assert res["lr_scales"] == [1.0, 2.0]  # muP SGD at 2x: hidden 1, input/readout 2
-        assert (res["amup"]["exponent"] == -1.5) == (r["stage"] == "transfer")
-        if r["stage"] != "transfer":
+        assert (res["amup"]["exponent"] == -1.5) == (r.stage == "transfer")
+        if r.stage != "transfer":
             assert res["lr"] == pytest.approx(10 ** res["config"]["optim"]["log10_lr"])
 
 

@@ -2,16 +2,18 @@
 better than timm's one LR only where each of its seeds beats each of standard's."""
 
 import pytest
+from helpers import record
 
 from amup_timm.experiments.leaderboard import board, markdown
 
 
 def rec(arm, scheme, depth, lr, seed, test_loss, stage="transfer", val_loss=None, **extra):
-    return {"status": "finished", "lr": lr, "seed": seed, "depth": depth, "scheme": scheme,
-            "arm": arm, "stage": stage, "val_loss": val_loss if val_loss is not None
-            else test_loss, "test_loss": test_loss, "test_acc": 1 - test_loss / 4,
-            "exponent_from": None, "wd_rule": "coupled", "path": f"{arm}{depth}{lr}{seed}",
-            **extra}
+    return record(**{"status": "finished", "lr": lr, "seed": seed, "depth": depth,
+                     "scheme": scheme, "arm": arm, "stage": stage,
+                     "val_loss": val_loss if val_loss is not None else test_loss,
+                     "test_loss": test_loss, "test_acc": 1 - test_loss / 4,
+                     "exponent_from": None, "wd_rule": "coupled",
+                     "path": f"{arm}{depth}{lr}{seed}", **extra})
 
 
 def records(am_losses, std_losses):
@@ -44,6 +46,6 @@ def test_rows_gap_regret_and_a_clear_win():
 def test_overlapping_seeds_are_within_noise_and_the_decay_rule_is_named():
     b = board(records([0.30, 0.45], [0.41, 0.42]))
     assert b.named == "am_mup" and "within seed noise of timm's one LR" in b.call
-    tau = board([r for r in records([0.95, 0.95], [0.96, 0.97]) if r["arm"] != "am_mup"])
+    tau = board([r for r in records([0.95, 0.95], [0.96, 0.97]) if r.arm != "am_mup"])
     assert tau.named == "am_mup_tau" and tau.overrides == ["amup.scheme=am_mup",
                                                            "amup.wd_rule=tau"]

@@ -22,7 +22,7 @@ def test_tar_unpacks_what_pack_packed_and_repacking_is_byte_identical(tmp_path):
     assert pack(sweep, tmp_path / "again.tar.gz").read_bytes() == PACKED.read_bytes()
     by_dir, by_file = collect(sweep), collect(PACKED)
     assert len(by_dir) == len(by_file) > 100
-    key = lambda r: (r["scheme"], r["depth"], r["lr"], r["seed"], r["stage"])  # noqa: E731
+    key = lambda r: (r.scheme, r.depth, r.lr, r.seed, r.stage)  # noqa: E731
     assert sorted(map(key, by_dir)) == sorted(map(key, by_file))
     assert unpacked(PACKED) == unpacked(PACKED)  # unpacked once, by content
 
@@ -31,8 +31,8 @@ def test_a_packed_check_gives_its_published_verdict(tmp_path):
     result = check_main([str(PACKED), "--out", str(tmp_path)], quiet=True)
     published = json.loads((ROOT / "docs" / "data" / "evidence" /
                             "resnet18_narrow_short_sgd_plain.json").read_text())
-    for got, want in zip(result["groups"], published["groups"], strict=True):
-        assert [r["eta_star"] for r in got["rows"]] == [r["eta_star"] for r in want["rows"]]
-        assert [t["regret"] for t in got["regret"]] == pytest.approx(
+    for got, want in zip(result.groups, published["groups"], strict=True):
+        assert [r.eta_star for r in got.rows] == [r["eta_star"] for r in want["rows"]]
+        assert [t.regret for t in got.regret] == pytest.approx(
             [t["regret"] for t in want["regret"]])
-        assert got["call"] == want["call"]
+        assert got.call == want["call"]

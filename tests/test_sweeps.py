@@ -26,9 +26,9 @@ def tiny_sweep(tmp_path_factory):
 @pytest.mark.slow
 def test_tiny_sweep_end_to_end(tiny_sweep):
     recs = collect(tiny_sweep)
-    assert len(recs) == 6 and {r["status"] for r in recs} == {"finished"}
-    assert sorted({r["depth"] for r in recs}) == [2, 4]
-    assert sorted({round(math.log10(r["lr"]), 6) for r in recs}) == [-2, -1.5, -1]
+    assert len(recs) == 6 and {r.status for r in recs} == {"finished"}
+    assert sorted({r.depth for r in recs}) == [2, 4]
+    assert sorted({round(math.log10(r.lr), 6) for r in recs}) == [-2, -1.5, -1]
     out = tiny_sweep / "fit"
     result = json.loads((out / "fit.json").read_text())
     (group,) = result["groups"]
@@ -48,12 +48,12 @@ def test_sweep_started_again_skips_finished_jobs(tiny_sweep):
 
 @pytest.mark.slow
 def test_ref_run_from_run_and_multirun_dirs(tiny_sweep, tmp_path):
-    recs = [r for r in collect(tiny_sweep) if r["depth"] == 2]
+    recs = [r for r in collect(tiny_sweep) if r.depth == 2]
     eta, _ = eta_star(recs)
     ref = read_reference(str(tiny_sweep), AmupConfig(ref_depth=2))
     assert ref.lr == eta and ref.model == "plain_cnn" and ref.kwargs["depth"] == 2
-    one = next(r for r in recs if r["lr"] == eta)
-    assert read_reference(one["path"], AmupConfig()).lr == eta
+    one = next(r for r in recs if r.lr == eta)
+    assert read_reference(one.path, AmupConfig()).lr == eta
     res = train_here("model=plain_cnn", "model.kwargs.depth=6", "model.kwargs.width=8",
                      f"amup.ref_run={tiny_sweep}", "amup.ref_depth=2", "trainer.max_steps=3",
                      "data.batch_size=16", "logger=none", run_dir=tmp_path)

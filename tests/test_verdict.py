@@ -1,11 +1,14 @@
 """The transfer check's verdict on records of known optima (amup_timm.verdict)."""
 
 import math
+from dataclasses import replace
 
 import pytest
+from helpers import record
 
 from amup_timm.experiments.fit import fit_slope
-from amup_timm.experiments.verdict import eta_range, misfit, verdict, verdict_text
+from amup_timm.experiments.verdict import (SizeRow, Trend, eta_range, misfit, verdict,
+                                           verdict_text)
 
 DEPTHS = (4, 8, 16)
 GRID = [round(-3 + 0.05 * k, 2) for k in range(61)]  # log10 LRs, 1/20 decade
@@ -13,13 +16,26 @@ GRID = [round(-3 + 0.05 * k, 2) for k in range(61)]  # log10 LRs, 1/20 decade
 
 def rec(depth, log10_lr, seed, loss, stage="grid", scheme="am_mup", status="finished",
         val_loss=None, wall=None):
-    return {"status": status, "lr": 10 ** log10_lr, "seed": seed, "scheme": scheme,
-            "optimizer": "momentum", "depth": depth, "width": 16, "stage": stage,
-            "depths": {"minimal_path": depth, "longest_path": 2 * depth, "blocks": depth},
-            "model": "m", "kwargs": {"depth": depth}, "mean_train_loss": loss,
-            "train_loss": loss, "val_loss": loss if val_loss is None else val_loss,
-            "val_acc": 0.9, "wall_s": float(depth if wall is None else wall),
-            "exponent": -1.5 if scheme == "am_mup" else 0.0}
+    return record(status=status, lr=10 ** log10_lr, seed=seed, scheme=scheme,
+                  optimizer="momentum", depth=depth, width=16, stage=stage,
+                  depths={"minimal_path": depth, "longest_path": 2 * depth, "blocks": depth},
+                  model="m", kwargs={"depth": depth}, mean_train_loss=loss,
+                  train_loss=loss, val_loss=loss if val_loss is None else val_loss,
+                  val_acc=0.9, wall_s=float(depth if wall is None else wall),
+                  exponent=-1.5 if scheme == "am_mup" else 0.0)
+
+
+def trend(**fields):
+    """A trend written by hand: the intervals not given are unknown."""
+    return Trend(**{"slope": None, "ci95": [None, None], "r2": None, "n": 3, "intercept": None,
+                    "bootstrap95": [None, None], "resolution": [None, None], "misfit": None,
+                    **fields})
+
+
+def size_row(at_edge):
+    return SizeRow(value=4, model="m", kwargs={}, L={}, eta_star=0.1, at_edge=at_edge,
+                   resolution=None, star_val_loss=None, star_val_acc=None, curve=[], runs=1,
+                   diverged=0, failed=0, compute_s=0.0, lrs=1, seeds=1)
 
 
 def eta_star(depth, slope):
@@ -39,31 +55,31 @@ def sweep(slope, seeds=3, noise=0.0):
 
 def test_slope_of_known_optima_and_bootstrap_interval():
     result = verdict(sweep(-1.5, noise=0.1), "depth", "mean")
-    (g,) = result["groups"]
-    etas = [r["eta_star"] for r in g["rows"]]
+    (g,) = result.groups
+    etas = [r.eta_star for r in g.rows]
     for d, eta in zip(DEPTHS, etas):
         assert math.log10(eta) == pytest.approx(eta_star(d, -1.5), abs=0.026)
-    t = g["trends"]["minimal_path"]
-    assert t["slope"] == pytest.approx(fit_slope(list(DEPTHS), etas)["slope"])
-    assert t["slope"] == pytest.approx(-1.5, abs=0.1)
-    lo, hi = t["bootstrap95"]
-    assert lo < t["slope"] < hi and hi - lo < 0.5  # seeds disagree: a real interval
-    assert g["trends"]["longest_path"]["slope"] == pytest.approx(t["slope"])  # L x 2
-    assert not any(r["at_edge"] for r in g["rows"])
+    t = g.trends["minimal_path"]
+    assert t.slope == pytest.approx(fit_slope(list(DEPTHS), etas)["slope"])
+    assert t.slope == pytest.approx(-1.5, abs=0.1)
+    lo, hi = t.bootstrap95
+    assert lo < t.slope < hi and hi - lo < 0.5  # seeds disagree: a real interval
+    assert g.trends["longest_path"].slope == pytest.approx(t.slope)  # L x 2
+    assert not any(r.at_edge for r in g.rows)
 
 
 def test_the_call_names_what_holds():
-    t = {"slope": -1.4, "ci95": [-2.0, -1.0], "r2": 0.99, "bootstrap95": [-1.6, -1.2]}
-    rows = [{"at_edge": False}] * 3
+    t = trend(slope=-1.4, ci95=[-2.0, -1.0], r2=0.99, bootstrap95=[-1.6, -1.2])
+    rows = [size_row(False)] * 3
     assert verdict_text(t, -1.5, "depth", rows).startswith("holds")
-    assert verdict_text({**t, "bootstrap95": [-1.45, -1.3]}, -1.5, "depth", rows).startswith(
+    assert verdict_text(replace(t, bootstrap95=[-1.45, -1.3]), -1.5, "depth", rows).startswith(
         "another exponent fits: slope -1.40, 95% [-1.45, -1.30]")
-    assert verdict_text({**t, "r2": 0.3}, -1.5, "depth", rows).startswith("no power law fits")
-    assert "grid's edge" in verdict_text(t, -1.5, "depth", [{"at_edge": True}] * 3)
-    flat = {"slope": 0.01, "ci95": [-0.2, 0.2], "r2": 0.05, "bootstrap95": [-0.05, 0.05],
-            "misfit": -0.1}  # muP's flat optimum: nothing for R^2 to explain
+    assert verdict_text(replace(t, r2=0.3), -1.5, "depth", rows).startswith("no power law fits")
+    assert "grid's edge" in verdict_text(t, -1.5, "depth", [size_row(True)] * 3)
+    flat = trend(slope=0.01, ci95=[-0.2, 0.2], r2=0.05, bootstrap95=[-0.05, 0.05],
+                 misfit=-0.1)  # muP's flat optimum: nothing for R^2 to explain
     assert verdict_text(flat, 0.0, "width", rows).startswith("holds: drift per doubling 0.01")
-    assert verdict_text({**flat, "misfit": 0.2}, 0.0, "width", rows).startswith(
+    assert verdict_text(replace(flat, misfit=0.2), 0.0, "width", rows).startswith(
         "no power law fits: drift per doubling 0.01, the line misses an eta*'s seed range by 0.20")
 
 
@@ -94,69 +110,70 @@ def test_eta_range_follows_the_seeds():
 def test_regret_compute_saved_and_divergence():
     recs = sweep(-1.5) + sweep(0.0)
     for r in recs[len(recs) // 2:]:
-        r.update(scheme="standard", exponent=0.0)
+        r.scheme = r.arm = "standard"
+        r.exponent = 0.0
     best8 = 1.0  # the grid's best held-out loss at every depth
     recs += [rec(8, -1.45, s, 9.0, "transfer", val_loss=best8 + 0.1) for s in range(3)]
     recs += [rec(16, -1.9, s, 9.0, "transfer", val_loss=best8 + 0.3) for s in range(3)]
     recs += [rec(8, -1, s, 9.0, "transfer", scheme="standard", val_loss=1.05) for s in range(3)]
     recs += [rec(16, -1, 0, math.nan, "transfer", scheme="standard", status="diverged")]
     recs += [rec(16, -3.5, 1, None, scheme="standard", status="failed")]
-    recs += [{**rec(16, -1, 1, 9.0, scheme="standard"), "path": "rerun"}]  # found twice: once
+    recs += [replace(rec(16, -1, 1, 9.0, scheme="standard"), path="rerun")]  # found twice: once
     result = verdict(recs, "depth", "mean")
-    am, sp = result["groups"]
-    assert (am["scheme"], sp["scheme"]) == ("am_mup", "standard")
-    r8, r16 = am["regret"]
-    assert r8["star_val_loss"] == pytest.approx(best8, abs=1e-3)  # optimum between grid points
-    assert r8["regret"] == pytest.approx(best8 + 0.1 - r8["star_val_loss"])
-    assert r16["regret"] == pytest.approx(best8 + 0.3 - r16["star_val_loss"])
-    assert r8["regret_rel"] == pytest.approx(r8["regret"] / r8["star_val_loss"])
-    assert r8["acc_regret"] == pytest.approx(0.0)
-    assert r8["off_log10"] == pytest.approx(abs(-1.45 - math.log10(r8["eta_star"])))
+    am, sp = result.groups
+    assert (am.scheme, sp.scheme) == ("am_mup", "standard")
+    r8, r16 = am.regret
+    assert r8.star_val_loss == pytest.approx(best8, abs=1e-3)  # optimum between grid points
+    assert r8.regret == pytest.approx(best8 + 0.1 - r8.star_val_loss)
+    assert r16.regret == pytest.approx(best8 + 0.3 - r16.star_val_loss)
+    assert r8.regret_rel == pytest.approx(r8.regret / r8.star_val_loss)
+    assert r8.acc_regret == pytest.approx(0.0)
+    assert r8.off_log10 == pytest.approx(abs(-1.45 - math.log10(r8.eta_star)))
     grid_runs = 3 * len(GRID)
-    assert r16["compute_saved"] == pytest.approx(grid_runs * 16 / (grid_runs * 4 + 3 * 16))
-    s8, s16 = sp["regret"]
-    assert s8["regret"] == pytest.approx(1.05 - s8["star_val_loss"])
-    assert s16["val_loss"] == math.inf and s16["diverged"] == 1 and s16["regret"] == math.inf
-    assert sp["rows"][2]["failed"] == 1 and sp["rows"][2]["runs"] == 3 * len(GRID) + 1
-    assert sp["trends"]["minimal_path"]["slope"] == pytest.approx(0.0, abs=1e-9)
-    assert am["exponent"] == -1.5 and sp["exponent"] == 0.0
+    assert r16.compute_saved == pytest.approx(grid_runs * 16 / (grid_runs * 4 + 3 * 16))
+    s8, s16 = sp.regret
+    assert s8.regret == pytest.approx(1.05 - s8.star_val_loss)
+    assert s16.val_loss == math.inf and s16.diverged == 1 and s16.regret == math.inf
+    assert sp.rows[2].failed == 1 and sp.rows[2].runs == 3 * len(GRID) + 1
+    assert sp.trends["minimal_path"].slope == pytest.approx(0.0, abs=1e-9)
+    assert am.exponent == -1.5 and sp.exponent == 0.0
 
 
 def test_regret_range_pairs_each_seed_with_its_own_run_at_eta_star():
     recs = sweep(-1.5)
-    (g,) = verdict(recs, "depth", "mean")["groups"]
-    star = g["rows"][1]["eta_star"]
-    at_star = {r["seed"]: r for r in recs if r["depth"] == 8 and r["lr"] == star}
-    at_star[1]["val_loss"] += 0.5  # seed 1's model is worse everywhere: selection is unmoved
-    recs += [rec(8, -1.45, s, 9.0, "transfer", val_loss=at_star[s]["val_loss"] + d)
+    (g,) = verdict(recs, "depth", "mean").groups
+    star = g.rows[1].eta_star
+    at_star = {r.seed: r for r in recs if r.depth == 8 and r.lr == star}
+    at_star[1].val_loss += 0.5  # seed 1's model is worse everywhere: selection is unmoved
+    recs += [rec(8, -1.45, s, 9.0, "transfer", val_loss=at_star[s].val_loss + d)
              for s, d in ((0, 0.1), (1, -0.05), (2, 0.2))]
     recs += [rec(16, -1.9, 0, math.nan, "transfer", status="diverged"),
              rec(16, -1.9, 1, 9.0, "transfer", val_loss=0.5)]
-    r8, r16 = verdict(recs, "depth", "mean")["groups"][0]["regret"]
-    assert r8["regret_range"] == pytest.approx([-0.05, 0.2])
-    assert r8["regret"] == pytest.approx(0.25 / 3)  # the seed means' difference
-    assert r16["regret_range"][0] < 0 and r16["regret_range"][1] == math.inf
+    r8, r16 = verdict(recs, "depth", "mean").groups[0].regret
+    assert r8.regret_range == pytest.approx([-0.05, 0.2])
+    assert r8.regret == pytest.approx(0.25 / 3)  # the seed means' difference
+    assert r16.regret_range[0] < 0 and r16.regret_range[1] == math.inf
 
 
 def test_compute_saved_ignores_a_paused_run_and_counts_a_diverged_one_by_its_steps():
     """Cost is the size's median finished wall time per run: a run paused for CI (1,000x its
     wall) leaves compute saved where it was; a run diverged at step 10 of 100 costs a tenth."""
     def with_steps(recs):
-        return [{**r, "steps": 100, "max_steps": 100} for r in recs]
+        return [replace(r, steps=100, max_steps=100) for r in recs]
 
     def saved(recs):
-        return verdict(recs, "depth", "mean")["groups"][0]["regret"][-1]["compute_saved"]
+        return verdict(recs, "depth", "mean").groups[0].regret[-1].compute_saved
 
     moved = [rec(16, -1.9, s, 9.0, "transfer") for s in range(3)]
     plain = with_steps(sweep(-1.5) + moved)
     grid_runs = 3 * len(GRID)
     assert saved(plain) == pytest.approx(grid_runs * 16 / (grid_runs * 4 + 3 * 16))
-    paused = [dict(r) for r in plain]
-    paused[0]["wall_s"] *= 1000  # a depth-4 grid run, stopped while CI ran
+    paused = [replace(r) for r in plain]
+    paused[0].wall_s *= 1000  # a depth-4 grid run, stopped while CI ran
     assert saved(paused) == pytest.approx(saved(plain))
-    diverged = [dict(r) for r in plain]
-    target = next(i for i, r in enumerate(diverged) if r["depth"] == 16 and r["stage"] == "grid")
-    diverged[target].update(status="diverged", steps=10, wall_s=0.1)
+    diverged = [replace(r) for r in plain]
+    target = next(i for i, r in enumerate(diverged) if r.depth == 16 and r.stage == "grid")
+    diverged[target] = replace(diverged[target], status="diverged", steps=10, wall_s=0.1)
     assert saved(diverged) == pytest.approx((grid_runs - 0.9) * 16 / (grid_runs * 4 + 3 * 16))
 
 
@@ -164,11 +181,11 @@ def test_width_drift_is_decades_per_doubling():
     recs = []
     for w in (16, 32, 64, 128):
         center = -1 - 0.25 * math.log2(w / 16)
-        recs += [{**rec(4, x, s, 1 + (x - center) ** 2), "width": w} for s in range(2)
+        recs += [replace(rec(4, x, s, 1 + (x - center) ** 2), width=w) for s in range(2)
                  for x in GRID]
-    (g,) = verdict(recs, "width", "mean")["groups"]
-    assert g["trends"]["width"]["slope"] == pytest.approx(-0.25, abs=0.02)
-    assert g["exponent"] == 0.0
+    (g,) = verdict(recs, "width", "mean").groups
+    assert g.trends["width"].slope == pytest.approx(-0.25, abs=0.02)
+    assert g.exponent == 0.0
 
 
 def test_grid_resolution_interval_is_the_extreme_of_every_corner():

@@ -31,8 +31,8 @@ from ..knobs import nominal_depth
 from .eta import DEFAULT_SELECT, SELECT_HELP, cell_losses, eta_star
 from .leaderboard import board
 from .leaderboard import markdown as leaderboard_markdown
-from .records import collect, end_callback, unpacked, write_json
-from .verdict import axis_value, verdict
+from .records import Record, collect, end_callback, unpacked, write_json
+from .verdict import Verdict, axis_value, verdict
 from .wandb_log import log_result
 
 log = logging.getLogger(__name__)
@@ -83,17 +83,17 @@ class Arm:
     exponent_from: tuple[Any, ...] = ()
 
 
-def _groups(records: list[dict], axis: str, stages: tuple[str, ...]
-            ) -> dict[tuple[str, Any], list[dict]]:
+def _groups(records: list[Record], axis: str, stages: tuple[str, ...]
+            ) -> dict[tuple[str, Any], list[Record]]:
     """Records of ``stages`` by (scheme, scale value)."""
-    out: dict[tuple[str, Any], list[dict]] = defaultdict(list)
+    out: dict[tuple[str, Any], list[Record]] = defaultdict(list)
     for r in records:
-        if r["stage"] in stages:
-            out[(r["scheme"], r["scale"].get(axis, 1))].append(r)
+        if r.stage in stages:
+            out[(r.scheme, r.scale.get(axis, 1))].append(r)
     return out
 
 
-def refine_grids(records: list[dict], axis: str, select: str, step: float, points: int,
+def refine_grids(records: list[Record], axis: str, select: str, step: float, points: int,
                  values: tuple[Any, ...] | None = None, by_scale: bool = True
                  ) -> dict[tuple[str, Any], list[float]]:
     """log10 LRs at the coarse eta* +- k * step per (scheme, size), coarse LRs left out;
@@ -106,8 +106,8 @@ def refine_grids(records: list[dict], axis: str, select: str, step: float, point
     else:
         cells = defaultdict(list)
         for r in records:
-            if r["stage"] in COARSE:
-                cells[(r["scheme"], (r["model"], r["depth"]))].append(r)
+            if r.stage in COARSE:
+                cells[(r.scheme, (r.model, r.depth))].append(r)
     for key, recs in sorted(cells.items(), key=str):
         if values is not None and key[1] not in values:
             continue
@@ -127,10 +127,10 @@ def architecture_overrides(model: str, depth: int) -> list[str]:
             else [f"model.name={model}"])
 
 
-def references(records: list[dict], axis: str, select: str) -> dict[str, dict[str, Any]]:
+def references(records: list[Record], axis: str, select: str) -> dict[str, dict[str, Any]]:
     """Per scheme: the smallest size's eta* (coarse and refined runs), model and kwargs, and the
     larger scale values to transfer to."""
-    by_scheme: dict[str, dict[Any, list[dict]]] = defaultdict(dict)
+    by_scheme: dict[str, dict[Any, list[Record]]] = defaultdict(dict)
     for (scheme, value), recs in _groups(records, axis, (*COARSE, "refine")).items():
         by_scheme[scheme][value] = recs
     out = {}
@@ -141,7 +141,7 @@ def references(records: list[dict], axis: str, select: str) -> dict[str, dict[st
         if best is None:
             log.warning("%s: every LR diverged at the smallest size; nothing to transfer", scheme)
             continue
-        out[scheme] = {"lr": best[0], "model": recs[0]["model"], "kwargs": recs[0]["kwargs"],
+        out[scheme] = {"lr": best[0], "model": recs[0].model, "kwargs": recs[0].kwargs,
                        "targets": sorted(v for v in by_value if v != smallest)}
     return out
 
@@ -174,12 +174,12 @@ def run_check(sweep: Path, overrides: list[str], plan: Plan) -> None:
     axis = plan.axis
     refine(sweep, overrides, plan, plan.refine_values)
     recs = collect(sweep)
-    arms = plan.arms or tuple(Arm(s, s) for s in sorted({r["scheme"] for r in recs}))
+    arms = plan.arms or tuple(Arm(s, s) for s in sorted({r.scheme for r in recs}))
     for arm in arms:
         if not arm.exponent_from:
             transfer(sweep, overrides, plan, arm)
     pending = [a for a in arms if a.exponent_from]
-    done = {r["scale"].get(axis, 1) for r in recs if r["stage"] == "grid"}
+    done = {r.scale.get(axis, 1) for r in recs if r.stage == "grid"}
     for value in plan.target_values:
         for scheme in plan.target_schemes:
             multirun(sweep / "target_grid" / f"{scheme}_{axis}{value}", overrides, [
@@ -228,9 +228,9 @@ def transfer(sweep: Path, overrides: list[str], plan: Plan, arm: Arm) -> None:
         return
     extra = list(arm.overrides)
     if arm.exponent_from:
-        fitted = [r for r in recs if r["scheme"] == arm.scheme and r["stage"] != "transfer"
+        fitted = [r for r in recs if r.scheme == arm.scheme and r.stage != "transfer"
                   and axis_value(r, axis) is not None
-                  and r["scale"].get(axis, 1) in arm.exponent_from]
+                  and r.scale.get(axis, 1) in arm.exponent_from]
         out = sweep / "exponent" / arm.name
         write_verdict(verdict(fitted, axis, plan.select), out)
         extra.append(f"amup.exponent_from={hydra_value(str(out))}")
@@ -296,17 +296,17 @@ class CheckOnMultirunEnd(Callback):
                     if o.startswith(("hydra/launcher=", "hydra.launcher."))]
         run_check(sweep, overrides + launcher, self.plan)
         result = judge(collect(sweep), self.axis, self.select, self.measure)
-        result["command"] = "amup-train -m " + " ".join(overrides)
+        result.command = "amup-train -m " + " ".join(overrides)
         files = write_verdict(result, sweep / "verdict")
         print("\n".join(summary(result)) + "\nwrote " + ", ".join(map(str, files)), flush=True)
         log_to_wandb(result, files, sweep, config.get("logger") or {})
 
 
-def judge(records: list[dict], axis: str, select: str, measure: str) -> dict:
+def judge(records: list[Record], axis: str, select: str, measure: str) -> Verdict:
     """The verdict, with the leaderboard's table where the check ran several arms."""
     result = verdict(records, axis, select, measure)
-    if any(r.get("arm", r["scheme"]) != r["scheme"] for r in records):
-        result["leaderboard"] = leaderboard_markdown(board(records, axis, select))
+    if any(r.arm != r.scheme for r in records):
+        result.leaderboard = leaderboard_markdown(board(records, axis, select))
     return result
 
 
@@ -326,77 +326,77 @@ def _interval(ci: list[float | None]) -> str:
     return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci and ci[0] is not None else "-"
 
 
-def summary(result: dict) -> list[str]:
+def summary(result: Verdict) -> list[str]:
     """The verdict as a person reads it in a terminal."""
-    axis, lines = result["axis"], []
-    for g in result["groups"]:
-        lines.append(f"[{g['optimizer']}/{g['scheme']}] eta* by {axis} "
-                     f"({SELECT_HELP[result['select']]}): " + ", ".join(
-                         f"{r['value']}: {_f(r['eta_star'], '.3g')}{'*' if r['at_edge'] else ''}"
-                         for r in g["rows"]))
-        for m, t in g["trends"].items():
-            if t["slope"] is not None:
+    axis, lines = result.axis, []
+    for g in result.groups:
+        lines.append(f"[{g.optimizer}/{g.scheme}] eta* by {axis} "
+                     f"({SELECT_HELP[result.select]}): " + ", ".join(
+                         f"{r.value}: {_f(r.eta_star, '.3g')}{'*' if r.at_edge else ''}"
+                         for r in g.rows))
+        for m, t in g.trends.items():
+            if t.slope is not None:
                 lines.append(f"  {m:13s} {'slope' if axis == 'depth' else 'drift'} "
-                             f"{t['slope']:+.3f}  t95 {_interval(t['ci95'])}  bootstrap95 "
-                             f"{_interval(t['bootstrap95'])}  grid {_interval(t['resolution'])}"
-                             f"  R^2 {_f(t['r2'], '.3f')}")
-        for t in g["regret"]:
-            lines.append(f"  zero-shot at {axis} {t['value']}: LR {_f(t['lr'], '.3g')} "
-                         f"(eta* {_f(t['eta_star'], '.3g')}), held-out loss "
-                         f"{_f(t['val_loss'])} vs {_f(t['star_val_loss'])} at eta*: regret "
-                         f"{_f(t['regret'], '+.4f')} ({_f(t['regret_rel'], '+.1%')}; seeds "
-                         f"{_seeds(t.get('regret_range'))}), acc "
-                         f"{_f(t['val_acc'], '.3f')} vs {_f(t['star_val_acc'], '.3f')}, "
-                         f"compute saved {_f(t['compute_saved'], '.1f')}x")
-        lines.append(f"  verdict: {g['call']}")
-    if result.get("leaderboard"):
+                             f"{t.slope:+.3f}  t95 {_interval(t.ci95)}  bootstrap95 "
+                             f"{_interval(t.bootstrap95)}  grid {_interval(t.resolution)}"
+                             f"  R^2 {_f(t.r2, '.3f')}")
+        for t in g.regret:
+            lines.append(f"  zero-shot at {axis} {t.value}: LR {_f(t.lr, '.3g')} "
+                         f"(eta* {_f(t.eta_star, '.3g')}), held-out loss "
+                         f"{_f(t.val_loss)} vs {_f(t.star_val_loss)} at eta*: regret "
+                         f"{_f(t.regret, '+.4f')} ({_f(t.regret_rel, '+.1%')}; seeds "
+                         f"{_seeds(t.regret_range)}), acc "
+                         f"{_f(t.val_acc, '.3f')} vs {_f(t.star_val_acc, '.3f')}, "
+                         f"compute saved {_f(t.compute_saved, '.1f')}x")
+        lines.append(f"  verdict: {g.call}")
+    if result.leaderboard:
         lines += ["", "Leaderboard (test split, at each arm's transferred LR):",
-                  result["leaderboard"]]
+                  result.leaderboard]
     return lines
 
 
-def markdown(result: dict) -> str:
+def markdown(result: Verdict) -> str:
     """verdict.md: the command, then per group the eta* table, trends and regret."""
-    axis = result["axis"]
-    lines = [f"Reproduce: `{result.get('command', '?')}`", "",
-             f"eta* selected by the {SELECT_HELP[result['select']]}; regret: held-out loss at "
+    axis = result.axis
+    lines = [f"Reproduce: `{result.command or '?'}`", "",
+             f"eta* selected by the {SELECT_HELP[result.select]}; regret: held-out loss at "
              "the transferred LR minus held-out loss at the target's own eta*, seeds averaged "
              "(by seed: the lowest and highest of one seed's own difference); "
              "`*` marks an optimum at the grid's edge.", ""]
-    for g in result["groups"]:
-        lines += [f"### {g['optimizer']} / {g['scheme']}", "", f"Verdict: {g['call']}", "",
+    for g in result.groups:
+        lines += [f"### {g.optimizer} / {g.scheme}", "", f"Verdict: {g.call}", "",
                   f"| {axis} | L minimal_path | L blocks | eta* | held-out loss at eta* (acc) | "
                   "runs | diverged | failed |", "|---|---|---|---|---|---|---|---|"]
-        for r in g["rows"]:
+        for r in g.rows:
             lines.append(
-                f"| {r['value']} | {r['L'].get('minimal_path', '-')} | {r['L'].get('blocks', '-')}"
-                f" | {_f(r['eta_star'], '.3g')}{'*' if r['at_edge'] else ''} | "
-                f"{_f(r['star_val_loss'])} ({_f(r['star_val_acc'], '.3f')}) | {r['runs']} | "
-                f"{r['diverged']} | {r['failed']} |")
+                f"| {r.value} | {r.L.get('minimal_path', '-')} | {r.L.get('blocks', '-')}"
+                f" | {_f(r.eta_star, '.3g')}{'*' if r.at_edge else ''} | "
+                f"{_f(r.star_val_loss)} ({_f(r.star_val_acc, '.3f')}) | {r.runs} | "
+                f"{r.diverged} | {r.failed} |")
         lines += ["", f"| measure | {'slope' if axis == 'depth' else 'drift/doubling'} | "
                   "t 95% | seed bootstrap 95% | grid resolution | R^2 |",
                   "|---|---|---|---|---|---|"]
-        for m, t in g["trends"].items():
-            lines.append(f"| {m} | {_f(t['slope'], '+.3f')} | {_interval(t['ci95'])} | "
-                         f"{_interval(t['bootstrap95'])} | {_interval(t['resolution'])} | "
-                         f"{_f(t['r2'], '.3f')} |")
-        if g["regret"]:
+        for m, t in g.trends.items():
+            lines.append(f"| {m} | {_f(t.slope, '+.3f')} | {_interval(t.ci95)} | "
+                         f"{_interval(t.bootstrap95)} | {_interval(t.resolution)} | "
+                         f"{_f(t.r2, '.3f')} |")
+        if g.regret:
             lines += ["", f"| target {axis} | transferred LR | eta* | held-out loss (acc) | "
                       "at eta* (acc) | regret | by seed | relative | acc regret | "
                       "compute saved |", "|---|---|---|---|---|---|---|---|---|---|"]
-            for t in g["regret"]:
+            for t in g.regret:
                 lines.append(
-                    f"| {t['value']} | {_f(t['lr'], '.3g')} | {_f(t['eta_star'], '.3g')} | "
-                    f"{_f(t['val_loss'])} ({_f(t['val_acc'], '.3f')}) | "
-                    f"{_f(t['star_val_loss'])} ({_f(t['star_val_acc'], '.3f')}) | "
-                    f"{_f(t['regret'], '+.4f')} | {_seeds(t.get('regret_range'))} | "
-                    f"{_f(t['regret_rel'], '+.1%')} | "
-                    f"{_f(t['acc_regret'], '+.3f')} | {_f(t['compute_saved'], '.1f')}x |")
+                    f"| {t.value} | {_f(t.lr, '.3g')} | {_f(t.eta_star, '.3g')} | "
+                    f"{_f(t.val_loss)} ({_f(t.val_acc, '.3f')}) | "
+                    f"{_f(t.star_val_loss)} ({_f(t.star_val_acc, '.3f')}) | "
+                    f"{_f(t.regret, '+.4f')} | {_seeds(t.regret_range)} | "
+                    f"{_f(t.regret_rel, '+.1%')} | "
+                    f"{_f(t.acc_regret, '+.3f')} | {_f(t.compute_saved, '.1f')}x |")
         lines.append("")
     return "\n".join(lines)
 
 
-def plot(result: dict, out: Path) -> list[Path]:
+def plot(result: Verdict, out: Path) -> list[Path]:
     """eta.png (eta* against size, fit and prediction) and curves.png (loss against LR per
     size, one column a scheme, the transferred LR's runs as stars)."""
     import matplotlib
@@ -404,24 +404,24 @@ def plot(result: dict, out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    axis, groups = result["axis"], result["groups"]
-    measure = result["measure"] if axis == "depth" else "width"
+    axis, groups = result.axis, result.groups
+    measure = result.measure if axis == "depth" else "width"
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
     for k, g in enumerate(groups):
         color = plt.get_cmap("tab10")(k % 10)
-        ok = [r for r in g["rows"] if r["eta_star"] is not None]
-        xs = [r["L"].get(measure) if axis == "depth" else r["value"] for r in ok]
+        ok = [r for r in g.rows if r.eta_star is not None]
+        xs = [r.L.get(measure) if axis == "depth" else r.value for r in ok]
         if not ok or None in xs:
             continue
-        t = g["trends"].get(measure, {})
-        etas = [r["eta_star"] for r in ok]
-        ranges = [r.get("eta_range") or (math.log10(e), math.log10(e)) for r, e in zip(ok, etas)]
+        t = g.trends.get(measure)
+        etas = [r.eta_star for r in ok]
+        ranges = [r.eta_range or (math.log10(e), math.log10(e)) for r, e in zip(ok, etas)]
         ax.errorbar(xs, etas, yerr=[[max(0.0, e - 10 ** lo) for e, (lo, _) in zip(etas, ranges)],
                                     [max(0.0, 10 ** hi - e) for e, (_, hi) in zip(etas, ranges)]],
                     fmt="o", capsize=3, color=color,
-                    label=f"{g['optimizer']}/{g['scheme']}: {_f(t.get('slope'), '+.2f')}")
-        eta0 = ok[0]["eta_star"]
-        pred = [eta0 * (x / xs[0]) ** g["exponent"] for x in xs] if axis == "depth" else \
+                    label=f"{g.optimizer}/{g.scheme}: {_f(t and t.slope, '+.2f')}")
+        eta0 = ok[0].eta_star
+        pred = [eta0 * (x / xs[0]) ** g.exponent for x in xs] if axis == "depth" else \
             [eta0 for _ in xs]
         ax.plot(xs, pred, "--", color=color, alpha=0.6)
     ax.set(xscale="log", yscale="log", xlabel=f"L ({measure})" if axis == "depth" else "width",
@@ -438,21 +438,21 @@ def plot(result: dict, out: Path) -> list[Path]:
                              squeeze=False, sharex="col")
     for col, g in enumerate(groups):
         cmap = plt.get_cmap("viridis")
-        for i, r in enumerate(g["rows"]):
-            color = cmap(i / max(1, len(g["rows"]) - 1))
-            top = "train_loss" if result["select"] == "val" else "select_loss"
+        for i, r in enumerate(g.rows):
+            color = cmap(i / max(1, len(g.rows) - 1))
+            top = "train_loss" if result.select == "val" else "select_loss"
             for row, key in ((0, top), (1, "val_loss")):
-                pts = [(c["lr"], c[key]) for c in r["curve"]
+                pts = [(c["lr"], c[key]) for c in r.curve
                        if c[key] is not None and math.isfinite(c[key])]
                 if pts:
                     axes[row][col].plot(*zip(*sorted(pts)), "o-", ms=3, color=color,
-                                        label=f"{axis} {r['value']}")
-            hit = next((t for t in g["regret"] if t["value"] == r["value"]), None)
-            if hit and hit["val_loss"] is not None and math.isfinite(hit["val_loss"]):
-                axes[1][col].plot([hit["lr"]], [hit["val_loss"]], "*", ms=13, color=color,
+                                        label=f"{axis} {r.value}")
+            hit = next((t for t in g.regret if t.value == r.value), None)
+            if hit and hit.val_loss is not None and math.isfinite(hit.val_loss):
+                axes[1][col].plot([hit.lr], [hit.val_loss], "*", ms=13, color=color,
                                   markeredgecolor="k")
-        axes[0][col].set(title=f"{g['optimizer']} / {g['scheme']}", ylabel=SELECT_HELP[
-            "final" if result["select"] == "val" else result["select"]])
+        axes[0][col].set(title=f"{g.optimizer} / {g.scheme}", ylabel=SELECT_HELP[
+            "final" if result.select == "val" else result.select])
         axes[1][col].set(xlabel="learning rate", ylabel="held-out loss (star: transferred LR)")
         for row in (0, 1):
             axes[row][col].set_xscale("log", base=2 if axis == "width" else 10)
@@ -473,28 +473,27 @@ def _clip(ax) -> None:
         ax.set_ylim(ys[0] - 0.05 * (top - ys[0]) - 1e-3, top)
 
 
-def write_verdict(result: dict, out: Path) -> list[Path]:
+def write_verdict(result: Verdict, out: Path) -> list[Path]:
     """verdict.json, verdict.md and the plots into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "verdict.json", result)
+    write_json(out / "verdict.json", result.to_json())
     (out / "verdict.md").write_text(markdown(result))
-    if result.get("leaderboard"):
-        (out / "leaderboard.md").write_text(result["leaderboard"])
+    if result.leaderboard:
+        (out / "leaderboard.md").write_text(result.leaderboard)
     return [out / "verdict.json", out / "verdict.md", *plot(result, out)]
 
 
-def log_to_wandb(result: dict, files: list[Path], sweep: Path, logger: Any) -> None:
+def log_to_wandb(result: Verdict, files: list[Path], sweep: Path, logger: Any) -> None:
     """The regret table, the trends and the plots as one W&B run of the sweep's group."""
     rows, summary = [], {}
-    for g in result["groups"]:
-        for t in g["regret"]:
-            span = t.get("regret_range") or [None, None]
-            rows.append([g["optimizer"], g["scheme"], t["value"], t["lr"], t["eta_star"],
-                         t["val_loss"], t["star_val_loss"], t["regret"], *span,
-                         t["acc_regret"], t["compute_saved"]])
-        for m, t in g["trends"].items():
-            summary[f"check/{g['optimizer']}/{g['scheme']}/{m}/slope"] = t["slope"]
-        summary[f"check/{g['optimizer']}/{g['scheme']}/verdict"] = g["call"]
+    for g in result.groups:
+        for t in g.regret:
+            span = t.regret_range or [None, None]
+            rows.append([g.optimizer, g.scheme, t.value, t.lr, t.eta_star, t.val_loss,
+                         t.star_val_loss, t.regret, *span, t.acc_regret, t.compute_saved])
+        for m, t in g.trends.items():
+            summary[f"check/{g.optimizer}/{g.scheme}/{m}/slope"] = t.slope
+        summary[f"check/{g.optimizer}/{g.scheme}/verdict"] = g.call
     columns = ["optimizer", "scheme", "target", "lr", "eta_star", "val_loss", "star_val_loss",
                "regret", "regret_seed_min", "regret_seed_max", "acc_regret", "compute_saved"]
     log_result(logger, job_type="transfer_check", name=f"check-{sweep.name}",
@@ -503,7 +502,7 @@ def log_to_wandb(result: dict, files: list[Path], sweep: Path, logger: Any) -> N
                images={f.stem: f for f in files if f.suffix == ".png"})
 
 
-def main(argv: list[str] | None = None, quiet: bool = False) -> dict:
+def main(argv: list[str] | None = None, quiet: bool = False) -> Verdict:
     p = argparse.ArgumentParser(prog="python -m amup_timm.check",
                                 description="the verdict of a transfer check's records")
     p.add_argument("sweep", help="the check's multirun directory, or its packed records "
@@ -520,7 +519,7 @@ def main(argv: list[str] | None = None, quiet: bool = False) -> dict:
     cb = cfg["callback"]
     result = judge(collect(sweep), args.axis or cb.get("axis", "depth"),
                    args.select or cb.get("select", DEFAULT_SELECT), args.measure)
-    result["command"] = "amup-train -m " + " ".join(cfg.get("overrides", []))
+    result.command = "amup-train -m " + " ".join(cfg.get("overrides", []))
     files = write_verdict(result, Path(args.out) if args.out else sweep / "verdict")
     if not quiet:
         print("\n".join(summary(result)) + "\nwrote " + ", ".join(map(str, files)))

@@ -13,6 +13,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .records import Record
+
 SELECT = {"final": "train_loss", "mean": "mean_train_loss", "val": "val_loss"}
 SELECT_HELP = {"mean": "whole-run mean training loss", "final": "final training loss",
                "val": "final held-out loss"}
@@ -21,36 +23,37 @@ DEFAULT_SELECT = "final"
 Cells = dict[float, dict[int, float]]
 
 
-def loss_of(rec: dict, select: str) -> float:
+def loss_of(rec: Record, select: str) -> float:
     """A run's selection loss; +inf for a diverged run or a non-finite loss."""
-    value = rec.get(SELECT[select])
-    if rec["status"] == "diverged" or value is None or not math.isfinite(value):
+    value = getattr(rec, SELECT[select])
+    if rec.status == "diverged" or value is None or not math.isfinite(value):
         return math.inf
     return float(value)
 
 
-def seed_of(rec: dict) -> Any:
+def seed_of(rec: Record) -> Any:
     """A run's seed; a record without one (written by hand, or by an old version) stands for
     itself, by its path."""
-    return rec["seed"] if rec.get("seed") is not None else rec.get("path")
+    return rec.seed if rec.seed is not None else rec.path
 
 
-def once(records: Iterable[dict], key: Callable[[dict], Any] = lambda r: None) -> list[dict]:
+def once(records: Iterable[Record], key: Callable[[Record], Any] = lambda r: None
+         ) -> list[Record]:
     """One record per (``key``, LR, seed): a job run twice (the same point in another
     directory) counts once; a finished run wins over a failed one."""
-    seen: dict[tuple, dict] = {}
-    for r in sorted(records, key=lambda r: (r["status"] == "failed", r.get("path", ""))):
-        seen.setdefault((key(r), r["lr"] and round(math.log10(r["lr"]), 6), seed_of(r)), r)
+    seen: dict[tuple, Record] = {}
+    for r in sorted(records, key=lambda r: (r.status == "failed", r.path)):
+        seen.setdefault((key(r), r.lr and round(math.log10(r.lr), 6), seed_of(r)), r)
     return list(seen.values())
 
 
-def cell_losses(records: Iterable[dict], select: str) -> Cells:
+def cell_losses(records: Iterable[Record], select: str) -> Cells:
     """{lr: {seed: loss}} of some runs of one model; diverged runs are +inf, failed runs left
     out, a job run twice counted once."""
     cells: Cells = defaultdict(dict)
     for r in once(records):
-        if r["status"] in ("finished", "diverged") and r["lr"]:
-            cells[float(r["lr"])][seed_of(r)] = loss_of(r, select)
+        if r.status in ("finished", "diverged") and r.lr:
+            cells[float(r.lr)][seed_of(r)] = loss_of(r, select)
     return cells
 
 
@@ -80,14 +83,14 @@ def argmin_lr(cells: Cells, seeds: list[int] | None = None) -> float | None:
     return best[0] if best else None
 
 
-def eta_star(records: Iterable[dict], select: str = DEFAULT_SELECT,
+def eta_star(records: Iterable[Record], select: str = DEFAULT_SELECT,
              seeds: list[int] | None = None) -> tuple[float, float] | None:
     """(eta*, its seed-mean loss) of some runs of one model (one scheme, optimizer, size)
     over their LR grid, or None when every LR diverged or failed."""
     return argmin_cells(cell_losses(records, select), seeds)
 
 
-def lr_curve(records: Iterable[dict], select: str = DEFAULT_SELECT
+def lr_curve(records: Iterable[Record], select: str = DEFAULT_SELECT
              ) -> list[tuple[float, float, int]]:
     """(lr, seed-mean loss, seeds) per LR, sorted by LR."""
     cells = cell_losses(records, select)

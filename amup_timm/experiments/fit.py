@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .eta import DEFAULT_SELECT, SELECT, eta_star, lr_curve
-from .records import collect, write_json
+from .records import Record, collect, write_json
 from .wandb_log import log_result
 
 log = logging.getLogger(__name__)
@@ -51,22 +51,22 @@ def fit_slope(L: list[float], eta: list[float]) -> dict[str, Any]:
     return {"slope": slope, "ci95": ci, "r2": r2, "n": n, "intercept": intercept}
 
 
-def fit_group(records: list[dict], select: str = DEFAULT_SELECT, exponent: float = -1.5,
+def fit_group(records: list[Record], select: str = DEFAULT_SELECT, exponent: float = -1.5,
               base_depth: int | None = None) -> dict[str, Any]:
     """eta*(L), slopes per measure and the law's transfer error, for one optimizer/scheme."""
-    by_depth: dict[Any, list[dict]] = defaultdict(list)
+    by_depth: dict[Any, list[Record]] = defaultdict(list)
     for r in records:
-        by_depth[(r["model"], r["depth"])].append(r)
+        by_depth[(r.model, r.depth)].append(r)
     rows = []
     for (model, depth), recs in sorted(by_depth.items(), key=lambda kv: (kv[0][1] or 0, kv[0][0])):
-        depths = next((r["depths"] for r in recs if r["depths"]), {})
+        depths = next((r.depths for r in recs if r.depths), {})
         best = eta_star(recs, select)
         rows.append({"model": model, "depth": depth, "L": depths,
                      "eta_star": best[0] if best else None,
                      "best_loss": best[1] if best else None,
                      "curve": lr_curve(recs, select),
-                     "runs": len(recs), "diverged": sum(r["status"] == "diverged" for r in recs),
-                     "failed": sum(r["status"] == "failed" for r in recs)})
+                     "runs": len(recs), "diverged": sum(r.status == "diverged" for r in recs),
+                     "failed": sum(r.status == "failed" for r in recs)})
     ok = [r for r in rows if r["eta_star"] is not None and r["L"]]
     slopes = {m: fit_slope([r["L"][m] for r in ok], [r["eta_star"] for r in ok])
               for m in MEASURES if all(m in r["L"] for r in ok)}
@@ -90,9 +90,9 @@ def fit_sweep(source: str | Path, select: str = DEFAULT_SELECT, exponent: float 
     records = collect(source)
     if not records:
         raise FileNotFoundError(f"no results.json under {source}; is it a multirun directory?")
-    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for r in records:
-        groups[(r["optimizer"] or "?", r["scheme"] or "?")].append(r)
+        groups[(r.optimizer or "?", r.scheme or "?")].append(r)
     out = []
     for (o, s), recs in sorted(groups.items()):
         e = exponent if exponent is not None else _exponent(recs)
@@ -101,9 +101,9 @@ def fit_sweep(source: str | Path, select: str = DEFAULT_SELECT, exponent: float 
     return {"source": str(source), "select": select, "groups": out}
 
 
-def _exponent(records: list[dict]) -> float:
+def _exponent(records: list[Record]) -> float:
     """The law exponent the group's scheme predicts (-1.5 when the records do not say)."""
-    found = {r.get("exponent") for r in records} - {None}
+    found = {r.exponent for r in records} - {None}
     return found.pop() if len(found) == 1 else -1.5
 
 

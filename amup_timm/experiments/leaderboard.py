@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .eta import eta_star
+from .records import Record
 from .verdict import axis_value
 
 
@@ -47,11 +48,11 @@ class Board:
     overrides: list[str] = field(default_factory=list)
 
 
-def _test(r: dict) -> tuple[float, float | None]:
-    if r["status"] == "diverged":
+def _test(r: Record) -> tuple[float, float | None]:
+    if r.status == "diverged":
         return math.inf, None
-    loss = r.get("test_loss") if r.get("test_loss") is not None else r.get("val_loss")
-    acc = r.get("test_acc") if r.get("test_acc") is not None else r.get("val_acc")
+    loss = r.test_loss if r.test_loss is not None else r.val_loss
+    acc = r.test_acc if r.test_acc is not None else r.val_acc
     return (math.inf if loss is None else float(loss)), acc
 
 
@@ -59,15 +60,14 @@ def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs)
 
 
-def board(records: list[dict], axis: str = "depth", select: str = "val") -> Board:
+def board(records: list[Record], axis: str = "depth", select: str = "val") -> Board:
     """The leaderboard of a check's records (empty rows when no arm has transferred runs)."""
-    done = [r for r in records if r["status"] in ("finished", "diverged") and r["lr"]]
-    grids: dict[Any, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
-    moved: dict[Any, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    done = [r for r in records if r.status in ("finished", "diverged") and r.lr]
+    grids: dict[Any, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
+    moved: dict[Any, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
     for r in done:
-        target = moved if r["stage"] == "transfer" else grids
-        target[axis_value(r, axis)][r.get("arm") if r["stage"] == "transfer"
-                                    else r["scheme"]].append(r)
+        target = moved if r.stage == "transfer" else grids
+        target[axis_value(r, axis)][r.arm if r.stage == "transfer" else r.scheme].append(r)
     out = Board(axis)
     for value in sorted(moved):
         best = None
@@ -75,7 +75,7 @@ def board(records: list[dict], axis: str = "depth", select: str = "val") -> Boar
             star = eta_star(recs, select)
             if star is None:
                 continue
-            runs = [r for r in recs if r["lr"] == star[0]]
+            runs = [r for r in recs if r.lr == star[0]]
             loss = _mean([_test(r)[0] for r in runs])
             if best is None or star[1] < best["select_loss"]:
                 best = {"scheme": scheme, "lr": star[0], "select_loss": star[1], "loss": loss,
@@ -83,15 +83,15 @@ def board(records: list[dict], axis: str = "depth", select: str = "val") -> Boar
         if best:
             out.best[value] = best
         for arm, runs in sorted(moved[value].items()):
-            scheme = runs[0]["scheme"]
+            scheme = runs[0].scheme
             losses = [_test(r)[0] for r in runs]
             accs = [_test(r)[1] for r in runs]
             own = grids.get(value, {}).get(scheme)
             star = eta_star(own, select) if own else None
-            at_star = ([_test(r)[0] for r in own if r["lr"] == star[0]] if star else [])
+            at_star = ([_test(r)[0] for r in own if r.lr == star[0]] if star else [])
             loss = _mean(losses)
             out.rows.append(ArmRow(
-                arm, value, _mean([r["lr"] for r in runs]), loss, (min(losses), max(losses)),
+                arm, value, _mean([r.lr for r in runs]), loss, (min(losses), max(losses)),
                 None if None in accs else _mean(accs),
                 None if None in accs else (min(accs), max(accs)), losses,
                 loss - best["loss"] if best else None,
@@ -100,7 +100,7 @@ def board(records: list[dict], axis: str = "depth", select: str = "val") -> Boar
     return out
 
 
-def _name(out: Board, records: list[dict]) -> None:
+def _name(out: Board, records: list[Record]) -> None:
     """Name the arm with the lowest seed-mean test loss at the deepest depth; better than
     ``standard`` only where each of its seeds beats each of standard's."""
     if not out.rows:
@@ -121,12 +121,12 @@ def _name(out: Board, records: list[dict]) -> None:
     else:
         out.call = (f"at {out.axis} {deepest}: {named.arm} is lowest (test loss "
                     f"{named.loss:.4f} vs {std.loss:.4f}) but within seed noise of timm's one LR")
-    run = next(r for r in records if r["stage"] == "transfer" and r.get("arm") == named.arm)
-    out.overrides = [f"amup.scheme={run['scheme']}"]
-    if run.get("exponent_from"):
-        out.overrides.append(f"amup.exponent_from={run['exponent_from']}")
-    if run.get("wd_rule", "coupled") != "coupled":
-        out.overrides.append(f"amup.wd_rule={run['wd_rule']}")
+    run = next(r for r in records if r.stage == "transfer" and r.arm == named.arm)
+    out.overrides = [f"amup.scheme={run.scheme}"]
+    if run.exponent_from:
+        out.overrides.append(f"amup.exponent_from={run.exponent_from}")
+    if run.wd_rule != "coupled":
+        out.overrides.append(f"amup.wd_rule={run.wd_rule}")
 
 
 def _f(x: float | None, spec: str = ".4f") -> str:

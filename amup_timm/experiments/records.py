@@ -9,6 +9,7 @@ import json
 import math
 import os
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,36 +83,70 @@ def load_checkpoint(run_dir: str | Path) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else None
 
 
-def normalize(res: dict, where: str) -> dict:
-    """The fields the fit and ``ref_run`` use, from a results.json or a W&B run's record."""
-    cfg = res.get("config") or {}
-    optim = cfg.get("optim") or {}
-    model = res.get("model") or (cfg.get("model") or {}).get("name")
-    kwargs = res.get("model_kwargs") or (cfg.get("model") or {}).get("kwargs") or {}
-    lr = res.get("lr")
-    if lr is None and optim:  # a failed job's config is kept unresolved: only numbers count
-        log10_lr = optim.get("log10_lr")
-        lr = 10 ** log10_lr if isinstance(log10_lr, (int, float)) else optim.get("lr")
-        lr = lr if isinstance(lr, (int, float)) else None
-    amup = res.get("amup") or {}
-    final = res.get("final") or {}
-    scheme = amup.get("scheme") or (cfg.get("amup") or {}).get("scheme", "am_mup")
-    optimizer = res.get("optimizer") or optim.get("opt")
-    return {"status": res.get("status", "failed"), "lr": lr, "model": model, "kwargs": kwargs,
-            "depth": nominal_depth(model or "", kwargs), "optimizer": optimizer, "scheme": scheme,
-            "exponent": _law_exponent(cfg.get("amup") or {"scheme": scheme}, optimizer),
-            "seed": res.get("seed", (cfg.get("trainer") or {}).get("seed")),
-            "depths": amup.get("depths") or {}, "train_loss": final.get("train_loss"),
-            "mean_train_loss": final.get("mean_train_loss"), "val_loss": final.get("val_loss"),
-            "val_acc": final.get("val_acc"), "test_loss": final.get("test_loss"),
-            "test_acc": final.get("test_acc"), "width": nominal_width(kwargs),
-            "stage": (cfg.get("check") or {}).get("stage", "grid"),
-            "arm": (cfg.get("check") or {}).get("arm") or scheme,
-            "wd_rule": (cfg.get("amup") or {}).get("wd_rule", "coupled"),
-            "exponent_from": (cfg.get("amup") or {}).get("exponent_from"),
-            "scale": cfg.get("scale") or {}, "wall_s": res.get("wall_s"),
-            "steps": res.get("steps"), "max_steps": res.get("max_steps"),
-            "error": res.get("error"), "path": where}
+@dataclass
+class Record:
+    """One run as the fit, the verdict and ``ref_run`` read it (``from_results``)."""
+
+    status: str  # finished, diverged, failed or running
+    lr: float | None  # the LR it trained with (None: a failed job's unresolved config)
+    model: str | None  # timm name
+    kwargs: dict[str, Any]  # the model's kwargs
+    depth: int | None  # depth label (``nominal_depth``)
+    optimizer: str | None
+    scheme: str  # the depth scheme (am_mup, standard, ...)
+    exponent: float | None  # the depth-law exponent the scheme predicts for the optimizer
+    seed: int | None
+    depths: dict[str, float]  # L by depth measure
+    train_loss: float | None  # final training loss (mean of the last 10% of steps)
+    mean_train_loss: float | None  # whole-run mean training loss
+    val_loss: float | None
+    val_acc: float | None
+    test_loss: float | None
+    test_acc: float | None
+    width: int | None  # width label (``nominal_width``)
+    stage: str  # a check's stage: grid, refine, transfer, target_grid
+    arm: str  # a check's arm (its scheme where the check names none)
+    wd_rule: str  # amup.wd_rule
+    exponent_from: str | None  # amup.exponent_from
+    scale: dict[str, Any]  # a check's scale.<axis> values
+    wall_s: float | None
+    steps: int | None  # steps run
+    max_steps: int | None
+    error: str | None  # why a job failed
+    path: str  # its run directory, or wandb:ENTITY/PROJECT/RUN_ID
+
+    @classmethod
+    def from_results(cls, res: dict, where: str) -> Record:
+        """The record of a results.json (or a W&B run's record in its form) found at ``where``;
+        what an older or failed run lacks is read from its config or defaulted."""
+        cfg = res.get("config") or {}
+        optim = cfg.get("optim") or {}
+        model = res.get("model") or (cfg.get("model") or {}).get("name")
+        kwargs = res.get("model_kwargs") or (cfg.get("model") or {}).get("kwargs") or {}
+        lr = res.get("lr")
+        if lr is None and optim:  # a failed job's config is kept unresolved: only numbers count
+            log10_lr = optim.get("log10_lr")
+            lr = 10 ** log10_lr if isinstance(log10_lr, (int, float)) else optim.get("lr")
+            lr = lr if isinstance(lr, (int, float)) else None
+        amup = res.get("amup") or {}
+        final = res.get("final") or {}
+        scheme = amup.get("scheme") or (cfg.get("amup") or {}).get("scheme", "am_mup")
+        optimizer = res.get("optimizer") or optim.get("opt")
+        return cls(status=res.get("status", "failed"), lr=lr, model=model, kwargs=kwargs,
+                   depth=nominal_depth(model or "", kwargs), optimizer=optimizer, scheme=scheme,
+                   exponent=_law_exponent(cfg.get("amup") or {"scheme": scheme}, optimizer),
+                   seed=res.get("seed", (cfg.get("trainer") or {}).get("seed")),
+                   depths=amup.get("depths") or {}, train_loss=final.get("train_loss"),
+                   mean_train_loss=final.get("mean_train_loss"), val_loss=final.get("val_loss"),
+                   val_acc=final.get("val_acc"), test_loss=final.get("test_loss"),
+                   test_acc=final.get("test_acc"), width=nominal_width(kwargs),
+                   stage=(cfg.get("check") or {}).get("stage", "grid"),
+                   arm=(cfg.get("check") or {}).get("arm") or scheme,
+                   wd_rule=(cfg.get("amup") or {}).get("wd_rule", "coupled"),
+                   exponent_from=(cfg.get("amup") or {}).get("exponent_from"),
+                   scale=cfg.get("scale") or {}, wall_s=res.get("wall_s"),
+                   steps=res.get("steps"), max_steps=res.get("max_steps"),
+                   error=res.get("error"), path=where)
 
 
 def _law_exponent(amup: dict, optimizer: str | None) -> float | None:
@@ -132,18 +167,18 @@ def _wandb_api():
     return wandb.Api(timeout=20)
 
 
-def _from_wandb_run(run) -> dict:
+def _from_wandb_run(run) -> Record:
     summary, config = dict(run.summary), dict(run.config)
     amup = dict(summary.get("amup") or {})
     res = {"status": summary.get("status", "failed" if run.state != "running" else "running"),
            "lr": amup.get("lr"), "optimizer": amup.get("optimizer"), "amup": amup,
            "final": {k.split("/", 1)[1]: v for k, v in summary.items() if k.startswith("final/")},
            "config": config}
-    return normalize(res, f"wandb:{'/'.join(run.path)}")
+    return Record.from_results(res, f"wandb:{'/'.join(run.path)}")
 
 
-def collect(source: str | Path) -> list[dict]:
-    """Normalized run records: every results.json under a directory, or a W&B run or sweep
+def collect(source: str | Path) -> list[Record]:
+    """Run records: every results.json under a directory, or a W&B run or sweep
     given as ``wandb:ENTITY/PROJECT/RUN_ID`` or ``wandb:ENTITY/PROJECT/sweeps/SWEEP_ID``."""
     source = str(source)
     if source.startswith("wandb:"):
@@ -166,7 +201,7 @@ def collect(source: str | Path) -> list[dict]:
                                 f"directory, its packed records (*{PACKED}) or "
                                 "wandb:ENTITY/PROJECT/RUN_ID")
     files = [root / RESULTS] if (root / RESULTS).is_file() else sorted(root.rglob(RESULTS))
-    return [normalize(json.loads(f.read_text()), str(f.parent)) for f in files]
+    return [Record.from_results(json.loads(f.read_text()), str(f.parent)) for f in files]
 
 
 def end_callback(hydra: dict) -> dict:

@@ -46,25 +46,25 @@ def read_reference(source: str, cfg: AmupConfig, select: str | None = None,
     if not records:
         raise FileNotFoundError(f"amup.ref_run={source} holds no results.json: give a finished "
                                 "run directory, a multirun directory, or wandb:ENTITY/PROJECT/ID")
-    usable = [r for r in records if r["status"] in ("finished", "diverged") and r["lr"]]
-    schemes = sorted({r["scheme"] for r in usable})
-    usable = [r for r in usable if r["scheme"] == cfg.scheme]
+    usable = [r for r in records if r.status in ("finished", "diverged") and r.lr]
+    schemes = sorted({r.scheme for r in usable})
+    usable = [r for r in usable if r.scheme == cfg.scheme]
     if schemes and not usable:
         raise ValueError(f"amup.ref_run={source} holds runs of schemes {schemes}, none of "
                          f"amup.scheme={cfg.scheme}: set amup.scheme to the reference's scheme "
                          "or give a reference trained with this one")
-    optimizers = sorted({r["optimizer"] or "?" for r in usable})
+    optimizers = sorted({r.optimizer or "?" for r in usable})
     if optimizer is not None:
-        usable = [r for r in usable if r["optimizer"] == optimizer]
+        usable = [r for r in usable if r.optimizer == optimizer]
         if not usable:
             raise ValueError(f"amup.ref_run={source} holds no {cfg.scheme} run with optimizer "
                              f"{optimizer!r} (it has {optimizers})")
     elif len(optimizers) > 1:
         raise ValueError(f"amup.ref_run={source} holds {cfg.scheme} runs of several optimizers "
                          f"{optimizers}: give the directory of one optimizer's sweep")
-    depths = sorted({r["depth"] for r in usable}, key=lambda d: (d is None, d))
+    depths = sorted({r.depth for r in usable}, key=lambda d: (d is None, d))
     if cfg.ref_depth is not None:
-        usable = [r for r in usable if r["depth"] == cfg.ref_depth]
+        usable = [r for r in usable if r.depth == cfg.ref_depth]
         if not usable:
             raise ValueError(f"amup.ref_run={source} has no {cfg.scheme} run at amup.ref_depth="
                              f"{cfg.ref_depth}; depths it holds: {depths}")
@@ -73,13 +73,13 @@ def read_reference(source: str, cfg: AmupConfig, select: str | None = None,
                          "with amup.ref_depth")
     best = eta_star(usable, select or sweep_select(source))
     if best is None:
-        statuses = sorted({r["status"] for r in records})
+        statuses = sorted({r.status for r in records})
         raise ValueError(f"amup.ref_run={source} has no finished run to take an LR from "
                          f"(statuses: {statuses}); rerun the reference with smaller LRs")
     lr = best[0]
-    winner = next(r for r in usable if r["lr"] == lr and r["status"] == "finished")
-    where = winner["path"] if len(records) > 1 else source
-    return RefRun(lr=lr, model=winner["model"], kwargs=dict(winner["kwargs"]),
+    winner = next(r for r in usable if r.lr == lr and r.status == "finished")
+    where = winner.path if len(records) > 1 else source
+    return RefRun(lr=lr, model=winner.model, kwargs=dict(winner.kwargs),
                   source=f"ref_run:{where}")
 
 

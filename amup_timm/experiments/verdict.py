@@ -21,12 +21,108 @@ import math
 import random
 import statistics
 from collections import defaultdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .eta import all_seeds, argmin_lr, cell_losses, loss_of, once
 from .fit import MEASURES, fit_slope
+from .records import Record
 
 AXES = ("depth", "width")
+
+
+@dataclass
+class SizeRow:
+    """One axis value of a group: its eta* over the grid, how well the grid knows it, its runs."""
+
+    value: Any  # the depth label or width
+    model: str | None
+    kwargs: dict[str, Any]
+    L: dict[str, float]  # L by depth measure
+    eta_star: float | None  # None: every LR diverged or failed
+    at_edge: bool  # eta* is the grid's smallest or largest LR
+    resolution: float | None  # half the log10 gap to eta*'s nearest grid neighbour
+    star_val_loss: float | None
+    star_val_acc: float | None
+    curve: list[dict[str, Any]]  # per LR: held-out, selection and training loss
+    runs: int
+    diverged: int
+    failed: int
+    compute_s: float
+    lrs: int
+    seeds: int
+    eta_range: tuple[float, float] | None = None  # seeds' 95% range of log10 eta*
+
+
+@dataclass
+class Trend:
+    """The fit of eta* against the axis and its three 95% intervals."""
+
+    slope: float | None  # depth: of log eta* on log L; width: decades per doubling
+    ci95: list[float | None]  # least-squares t-interval
+    r2: float | None
+    n: int
+    intercept: float | None
+    bootstrap95: list[float | None]  # seeds resampled
+    resolution: list[float | None]  # every eta* within half its grid gap
+    misfit: float | None  # decades by which the line misses an eta* (``misfit``)
+
+
+@dataclass
+class Regret:
+    """The zero-shot regret at one larger size: its runs at the transferred LR against eta*."""
+
+    value: Any
+    lr: float | None  # the transferred LR
+    eta_star: float | None
+    off_log10: float | None  # decades between the two
+    val_loss: float | None  # seed mean at the transferred LR (+inf if a seed diverged)
+    val_acc: float | None
+    seeds: int
+    diverged: int
+    star_val_loss: float | None
+    star_val_acc: float | None
+    regret: float | None
+    regret_rel: float | None
+    regret_range: list[float] | None  # over seeds (``seed_range``)
+    acc_regret: float | None
+    compute_saved: float | None  # a sweep at the size against the reference sweep + this run
+
+
+@dataclass
+class GroupVerdict:
+    """The verdict for one (optimizer, scheme): rows per axis value, trends, regret, the call."""
+
+    optimizer: str
+    scheme: str
+    rows: list[SizeRow]
+    trends: dict[str, Trend]  # by depth measure, or "width"
+    regret: list[Regret]
+    exponent: float  # the predicted trend
+    call: str  # the verdict in one line (``verdict_text``)
+
+
+@dataclass
+class Verdict:
+    """The verdict of a check's records, group by group (verdict.json: ``to_json``)."""
+
+    axis: str
+    select: str
+    measure: str
+    groups: list[GroupVerdict]
+    leaderboard: str | None = None  # the arms' table (markdown), where several arms ran
+    command: str | None = None  # the check's amup-train command
+
+    def to_json(self) -> dict[str, Any]:
+        """verdict.json's content: the fields, less an unset command or leaderboard and a
+        row's eta_range where it has no eta*."""
+        out = {k: v for k, v in asdict(self).items()
+               if v is not None or k not in ("leaderboard", "command")}
+        for g in out["groups"]:
+            for r in g["rows"]:
+                if r["eta_star"] is None:
+                    del r["eta_range"]
+        return out
 
 
 def trend(xs: list[float], etas: list[float], axis: str) -> dict[str, Any]:
@@ -102,12 +198,12 @@ def central95(values: list[float]) -> tuple[float, float]:
     return v[k], v[len(v) - 1 - k]
 
 
-def interval(t: dict) -> tuple[float | None, float | None]:
+def interval(t: Trend) -> tuple[float | None, float | None]:
     """The union of a trend's seed-bootstrap and grid-resolution intervals (its t-interval
     when it has neither): what the verdict judges by."""
-    ends = [iv for iv in (t.get("bootstrap95"), t.get("resolution")) if iv and iv[0] is not None]
+    ends = [iv for iv in (t.bootstrap95, t.resolution) if iv and iv[0] is not None]
     if not ends:
-        return tuple(t.get("ci95") or (None, None))
+        return tuple(t.ci95 or (None, None))
     return min(iv[0] for iv in ends), max(iv[1] for iv in ends)
 
 
@@ -127,62 +223,62 @@ def misfit(xs: list[float], etas: list[float], ranges: list[tuple[float, float] 
     return round(max(off), 9)  # a line that touches a range's edge fits: no float noise
 
 
-def held_out(records: list[dict]) -> dict[str, Any]:
+def held_out(records: list[Record]) -> dict[str, Any]:
     """Seed-mean held-out loss and accuracy of some runs (+inf loss if any diverged)."""
-    done = [r for r in records if r["status"] in ("finished", "diverged")]
+    done = [r for r in records if r.status in ("finished", "diverged")]
     if not done:
         return {"val_loss": None, "val_acc": None, "seeds": 0, "diverged": 0}
-    diverged = sum(r["status"] == "diverged" or r["val_loss"] is None for r in done)
-    loss = math.inf if diverged else sum(r["val_loss"] for r in done) / len(done)
-    acc = None if diverged else sum(r["val_acc"] or 0.0 for r in done) / len(done)
+    diverged = sum(r.status == "diverged" or r.val_loss is None for r in done)
+    loss = math.inf if diverged else sum(r.val_loss for r in done) / len(done)
+    acc = None if diverged else sum(r.val_acc or 0.0 for r in done) / len(done)
     return {"val_loss": loss, "val_acc": acc, "seeds": len(done), "diverged": diverged}
 
 
-def seed_range(moved: list[dict], star: list[dict]) -> list[float] | None:
+def seed_range(moved: list[Record], star: list[Record]) -> list[float] | None:
     """[lowest, highest] over seeds of the regret of one seed: its held-out loss at the
     transferred LR minus its own at eta* (+inf where the transferred run diverged); None
     without a seed run at both."""
-    def ran(runs: list[dict]) -> list[dict]:
-        return [r for r in runs if r["status"] in ("finished", "diverged")]
-    at_star = {r["seed"]: loss_of(r, "val") for r in ran(star)}
-    diffs = [loss_of(r, "val") - at_star[r["seed"]] for r in ran(moved) if r["seed"] in at_star]
+    def ran(runs: list[Record]) -> list[Record]:
+        return [r for r in runs if r.status in ("finished", "diverged")]
+    at_star = {r.seed: loss_of(r, "val") for r in ran(star)}
+    diffs = [loss_of(r, "val") - at_star[r.seed] for r in ran(moved) if r.seed in at_star]
     return [min(diffs), max(diffs)] if diffs else None
 
 
-def compute_s(records: list[dict], typical: float | None) -> float:
+def compute_s(records: list[Record], typical: float | None) -> float:
     """What some runs of one size cost: ``typical`` seconds (the median wall time of a
     finished run of that size) a run, times the share of its steps a run that stopped early
     ran; the run's own wall time where either is unknown. One run paused or slowed by other
     work on the machine does not move it."""
     total = 0.0
     for r in records:
-        if typical and r.get("max_steps") and r.get("steps") is not None:
-            total += typical * min(1.0, r["steps"] / r["max_steps"])
+        if typical and r.max_steps and r.steps is not None:
+            total += typical * min(1.0, r.steps / r.max_steps)
         else:
-            total += r["wall_s"] or 0.0
+            total += r.wall_s or 0.0
     return total
 
 
-def axis_value(rec: dict, axis: str) -> Any:
-    return rec["depth"] if axis == "depth" else rec["width"]
+def axis_value(rec: Record, axis: str) -> Any:
+    return rec.depth if axis == "depth" else rec.width
 
 
-def verdict_group(records: list[dict], axis: str, select: str, measure: str,
-                  exponent: float) -> dict[str, Any]:
+def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str, select: str,
+                  measure: str, exponent: float) -> GroupVerdict:
     """The verdict for one (optimizer, scheme): rows per axis value, trend, regret, cost."""
-    def key(r: dict) -> Any:
+    def key(r: Record) -> Any:
         return axis_value(r, axis)
 
-    grid = once([r for r in records if r["stage"] != "transfer"], key)
-    moved = once([r for r in records if r["stage"] == "transfer"
-                  and r.get("arm", r["scheme"]) == r["scheme"]], key)  # the scheme's own arm
-    by_value: dict[Any, list[dict]] = defaultdict(list)
+    grid = once([r for r in records if r.stage != "transfer"], key)
+    moved = once([r for r in records if r.stage == "transfer"
+                  and r.arm == r.scheme], key)  # the scheme's own arm
+    by_value: dict[Any, list[Record]] = defaultdict(list)
     for r in grid:
         by_value[axis_value(r, axis)].append(r)
     walls: dict[Any, list[float]] = defaultdict(list)
     for r in grid + moved:
-        if r["status"] == "finished" and r["wall_s"]:
-            walls[axis_value(r, axis)].append(r["wall_s"])
+        if r.status == "finished" and r.wall_s:
+            walls[axis_value(r, axis)].append(r.wall_s)
     typical = {v: statistics.median(w) for v, w in walls.items()}
     rows, star_runs = [], {}
     for value, recs in sorted(by_value.items(), key=lambda kv: kv[0] or 0):
@@ -192,111 +288,109 @@ def verdict_group(records: list[dict], axis: str, select: str, measure: str,
         lrs = sorted(cells)
         by_lr = defaultdict(list)
         for r in recs:
-            by_lr[float(r["lr"])].append(r)
+            by_lr[float(r.lr)].append(r)
         curve = [{"lr": lr, **held_out(rs),
-                  **{f"{k}_loss": _mean([loss_of(r, v) for r in rs if r["status"] != "failed"])
+                  **{f"{k}_loss": _mean([loss_of(r, v) for r in rs if r.status != "failed"])
                      for k, v in (("select", select), ("train", "final"))}}
                  for lr, rs in sorted(by_lr.items())]
         best = next((c for c in curve if c["lr"] == eta), None)  # the grid's best: eta*
         star_runs[value] = by_lr.get(eta, [])
-        depths = next((r["depths"] for r in recs if r["depths"]), {})
-        rows.append({
-            "value": value, "model": recs[0]["model"], "kwargs": recs[0]["kwargs"],
-            "L": depths, "eta_star": eta, "at_edge": eta is not None and eta in (lrs[0], lrs[-1]),
-            "resolution": grid_resolution(lrs, eta),
-            "star_val_loss": best["val_loss"] if best else None,
-            "star_val_acc": best["val_acc"] if best else None, "curve": curve,
-            "runs": len(recs), "diverged": sum(r["status"] == "diverged" for r in recs),
-            "failed": sum(r["status"] == "failed" for r in recs),
-            "compute_s": compute_s(recs, typical.get(value)), "lrs": len(lrs),
-            "seeds": len(seeds)})
-    ok = [r for r in rows if r["eta_star"] is not None]
-    cells_by = {r["value"]: cell_losses(by_value[r["value"]], select) for r in ok}
+        depths = next((r.depths for r in recs if r.depths), {})
+        rows.append(SizeRow(
+            value=value, model=recs[0].model, kwargs=recs[0].kwargs,
+            L=depths, eta_star=eta, at_edge=eta is not None and eta in (lrs[0], lrs[-1]),
+            resolution=grid_resolution(lrs, eta),
+            star_val_loss=best["val_loss"] if best else None,
+            star_val_acc=best["val_acc"] if best else None, curve=curve,
+            runs=len(recs), diverged=sum(r.status == "diverged" for r in recs),
+            failed=sum(r.status == "failed" for r in recs),
+            compute_s=compute_s(recs, typical.get(value)), lrs=len(lrs),
+            seeds=len(seeds)))
+    ok = [r for r in rows if r.eta_star is not None]
+    cells_by = {r.value: cell_losses(by_value[r.value], select) for r in ok}
     for r in ok:
-        r["eta_range"] = eta_range(cells_by[r["value"]])
+        r.eta_range = eta_range(cells_by[r.value])
     trends = {}
     for m in (MEASURES if axis == "depth" else ("width",)):
-        if axis == "depth" and not all(m in r["L"] for r in ok):
+        if axis == "depth" and not all(m in r.L for r in ok):
             continue
-        xs = {r["value"]: float(r["L"][m] if axis == "depth" else r["value"]) for r in ok}
-        t = trend([xs[r["value"]] for r in ok], [r["eta_star"] for r in ok], axis)
-        x_ok, halves = [xs[r["value"]] for r in ok], [r["resolution"] for r in ok]
-        trends[m] = {**t, "bootstrap95": bootstrap_interval(cells_by, xs, axis),
-                     "resolution": resolution_interval(x_ok, halves, t, axis),
-                     "misfit": misfit(x_ok, [r["eta_star"] for r in ok],
-                                      [r["eta_range"] for r in ok], halves)}
+        xs = {r.value: float(r.L[m] if axis == "depth" else r.value) for r in ok}
+        t = trend([xs[r.value] for r in ok], [r.eta_star for r in ok], axis)
+        x_ok, halves = [xs[r.value] for r in ok], [r.resolution for r in ok]
+        trends[m] = Trend(**t, bootstrap95=bootstrap_interval(cells_by, xs, axis),
+                          resolution=resolution_interval(x_ok, halves, t, axis),
+                          misfit=misfit(x_ok, [r.eta_star for r in ok],
+                                        [r.eta_range for r in ok], halves))
     regret = []
     base = rows[0] if rows else None
     for row in rows[1:]:
-        runs = [r for r in moved if axis_value(r, axis) == row["value"]]
+        runs = [r for r in moved if axis_value(r, axis) == row.value]
         if not runs:
             continue
         got = held_out(runs)
-        lr = _mean([r["lr"] for r in runs if r["lr"]])
-        best = row["star_val_loss"]
+        lr = _mean([r.lr for r in runs if r.lr])
+        best = row.star_val_loss
         loss_regret = (got["val_loss"] - best if best is not None and got["val_loss"] is not None
                        else None)
-        target_cost = row["compute_s"]
-        transfer_cost = ((base["compute_s"] if base else 0.0)
-                         + compute_s(runs, typical.get(row["value"])))
-        regret.append({
-            "value": row["value"], "lr": lr, "eta_star": row["eta_star"],
-            "off_log10": (abs(math.log10(lr) - math.log10(row["eta_star"]))
-                          if lr and row["eta_star"] else None),
-            **got, "star_val_loss": best,
-            "star_val_acc": row["star_val_acc"], "regret": loss_regret,
-            "regret_rel": (loss_regret / best if loss_regret is not None and best else None),
-            "regret_range": seed_range(runs, star_runs[row["value"]]),
-            "acc_regret": (row["star_val_acc"] - got["val_acc"]
-                           if got["val_acc"] is not None and row["star_val_acc"] is not None
-                           else None),
-            "compute_saved": target_cost / transfer_cost if transfer_cost else None})
-    main = trends.get(measure if axis == "depth" else "width", {})
-    return {"rows": rows, "trends": trends, "regret": regret, "exponent": exponent,
-            "call": verdict_text(main, exponent, axis, rows)}
+        target_cost = row.compute_s
+        transfer_cost = ((base.compute_s if base else 0.0)
+                         + compute_s(runs, typical.get(row.value)))
+        regret.append(Regret(
+            value=row.value, lr=lr, eta_star=row.eta_star,
+            off_log10=(abs(math.log10(lr) - math.log10(row.eta_star))
+                       if lr and row.eta_star else None),
+            **got, star_val_loss=best,
+            star_val_acc=row.star_val_acc, regret=loss_regret,
+            regret_rel=(loss_regret / best if loss_regret is not None and best else None),
+            regret_range=seed_range(runs, star_runs[row.value]),
+            acc_regret=(row.star_val_acc - got["val_acc"]
+                        if got["val_acc"] is not None and row.star_val_acc is not None
+                        else None),
+            compute_saved=target_cost / transfer_cost if transfer_cost else None))
+    main = trends.get(measure if axis == "depth" else "width")
+    return GroupVerdict(optimizer, scheme, rows, trends, regret, exponent,
+                        verdict_text(main, exponent, axis, rows))
 
 
-def verdict_text(t: dict, exponent: float, axis: str, rows: list[dict]) -> str:
+def verdict_text(t: Trend | None, exponent: float, axis: str, rows: list[SizeRow]) -> str:
     """One line: does the predicted trend hold, does another fit, or none."""
-    if t.get("slope") is None:
+    if t is None or t.slope is None:
         return "no trend: fewer than two sizes have an optimum"
     lo, hi = interval(t)
     edge = " (an optimum sits at the grid's edge: the grid may not contain it)" \
-        if any(r["at_edge"] for r in rows) else ""
+        if any(r.at_edge for r in rows) else ""
     name = "slope" if axis == "depth" else "drift per doubling"
-    off = t.get("misfit")
+    off = t.misfit
     if off is not None and off > 0:
-        return (f"no power law fits: {name} {t['slope']:.2f}, the line misses an eta*'s seed "
+        return (f"no power law fits: {name} {t.slope:.2f}, the line misses an eta*'s seed "
                 f"range by {off:.2f} decades beyond the grid's resolution{edge}")
-    if off is None and t["r2"] is not None and t["r2"] < 0.8 and len(rows) > 2:
-        return f"no power law fits: {name} {t['slope']:.2f}, R^2 {t['r2']:.2f}{edge}"
+    if off is None and t.r2 is not None and t.r2 < 0.8 and len(rows) > 2:
+        return f"no power law fits: {name} {t.slope:.2f}, R^2 {t.r2:.2f}{edge}"
     if lo is None:
-        return f"{name} {t['slope']:.2f} (no interval){edge}"
+        return f"{name} {t.slope:.2f} (no interval){edge}"
     if lo <= exponent <= hi:
-        return (f"holds: {name} {t['slope']:.2f}, 95% [{lo:.2f}, {hi:.2f}] contains the "
+        return (f"holds: {name} {t.slope:.2f}, 95% [{lo:.2f}, {hi:.2f}] contains the "
                 f"predicted {exponent:g}{edge}")
-    return (f"another exponent fits: {name} {t['slope']:.2f}, 95% [{lo:.2f}, {hi:.2f}], "
+    return (f"another exponent fits: {name} {t.slope:.2f}, 95% [{lo:.2f}, {hi:.2f}], "
             f"excludes the predicted {exponent:g}{edge}")
 
 
-def verdict(records: list[dict], axis: str = "depth", select: str = "mean",
-            measure: str = "minimal_path") -> dict[str, Any]:
+def verdict(records: list[Record], axis: str = "depth", select: str = "mean",
+            measure: str = "minimal_path") -> Verdict:
     """The verdict of every (optimizer, scheme) group of a check's records."""
     if axis not in AXES:
         raise ValueError(f"axis={axis!r} is not one of {AXES}")
-    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for r in records:
-        groups[(r["optimizer"] or "?", r["scheme"] or "?")].append(r)
-    out = []
-    for (opt, scheme), recs in sorted(groups.items()):
-        predicted = 0.0 if axis == "width" else _predicted(recs)
-        out.append({"optimizer": opt, "scheme": scheme,
-                    **verdict_group(recs, axis, select, measure, predicted)})
-    return {"axis": axis, "select": select, "measure": measure, "groups": out}
+        groups[(r.optimizer or "?", r.scheme or "?")].append(r)
+    out = [verdict_group(opt, scheme, recs, axis, select, measure,
+                         0.0 if axis == "width" else _predicted(recs))
+           for (opt, scheme), recs in sorted(groups.items())]
+    return Verdict(axis, select, measure, out)
 
 
-def _predicted(records: list[dict]) -> float:
-    found = {r.get("exponent") for r in records} - {None}
+def _predicted(records: list[Record]) -> float:
+    found = {r.exponent for r in records} - {None}
     return found.pop() if len(found) == 1 else -1.5
 
 
