@@ -35,8 +35,9 @@ RECIPES = OPTIMS + ("sgd",)  # and the benchmark's: SGD with momentum for the Re
 FAMILIES = ("resnet18_narrow", "resnet50_narrow", "vit_narrow", "convnext_narrow")
 CHECKS = DEPTH_CHECKS + WIDTH_CHECKS + BENCHMARK_CHECKS
 NAME = re.compile(rf"(.+)_({'|'.join(CHECKS)})_({'|'.join(RECIPES)})")
-PAGES = {"paper": "evidence.md", "glance": "evidence.md", "depth": "evidence.md",
-         "links": "evidence.md",
+RECIPE_TEXT = {"sgd": "SGD momentum 0.9, weight decay 5e-4", "adamw": "AdamW, weight decay 0.05"}
+PAGES = {"leaderboard": "evidence.md", "paper": "evidence.md", "glance": "evidence.md",
+         "depth": "evidence.md", "links": "evidence.md",
          "width": "width.md", "coord": "width.md"}
 
 
@@ -118,6 +119,16 @@ def paper_rows(model: str, result: dict) -> list[str]:
     return rows
 
 
+def leaderboard_block(model: str, optim: str, result: dict) -> list[str]:
+    """A family's leaderboard (its verdict's table, the named arm and its overrides), headed by
+    the recipe and links to the whole verdict and its plots."""
+    name = f"{model}_leaderboard_{optim}"
+    return [f"**{model}**, {RECIPE_TEXT.get(optim, optim)} ([verdict](data/evidence/{name}.md), "
+            f"[curves](img/evidence/{name}_curves.png), records: "
+            f"`docs/data/evidence/runs/{model}/leaderboard_{optim}{PACKED}`):", "",
+            result.get("leaderboard") or "no transferred run yet", ""]
+
+
 def glance_row(model: str, check: str, optim: str, result: dict) -> str:
     """One row of the depth page's first table: how well the models learn, AM-muP's exponent,
     and the worst accuracy cost of each scheme's transferred LR at a larger depth."""
@@ -188,10 +199,13 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
            "links": links_table(checks, data / "runs"), "coord": coord_table(),
            "paper": ["| family | scheme | eta* by depth (blocks) | slope in "
                      "minimal-path L (95%) | on -1.5 | regret of the transferred LR in validation "
-                     "loss (seeds) | runs (diverged, failed) |", "|" + "---|" * 7]}
+                     "loss (seeds) | runs (diverged, failed) |", "|" + "---|" * 7],
+           "leaderboard": []}
     for model, check, optim, result in checks:
         if check == "paper":
             out["paper"] += paper_rows(model, result)
+        if check == "leaderboard":
+            out["leaderboard"] += leaderboard_block(model, optim, result)
         if check in BENCHMARK_CHECKS:  # Fashion-MNIST: its own tables and leaderboard pages
             continue
         if check in DEPTH_CHECKS:

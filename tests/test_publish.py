@@ -23,8 +23,9 @@ def test_page_tables_are_made_from_docs_data(name, tables):
     row for a verdict in docs/data: no number typed by hand, none left stale."""
     page = (ROOT / "docs" / publish.PAGES[name]).read_text()
     rows = tables[name]
-    # every table has rows; the paper protocol's once one of its checks is published
-    published = name != "paper" or any(c == "paper" for _, c, _, _ in publish.published())
+    # every table has rows; the benchmark's once one of its checks is published
+    published = name not in ("paper", "leaderboard") or any(
+        c == name for _, c, _, _ in publish.published())
     assert (len(rows) > 2) == published
     assert publish.block(page, name).group(1) == "\n".join(rows) + "\n"
 
@@ -45,3 +46,12 @@ def test_links_say_what_is_not_published(tmp_path):
 def test_a_page_without_the_table_lines_names_them():
     with pytest.raises(SystemExit, match=r"no '<!-- table: depth -->'.*add them"):
         publish.block("# a page\n", "depth")
+
+
+def test_a_leaderboard_block_heads_the_checks_table_with_its_recipe_and_records():
+    result = {"leaderboard": "| depth | arm |\n|---|---|\n| 2 | am_mup |\n\nNamed: x."}
+    block = publish.leaderboard_block("resnet18_narrow", "sgd", result)
+    assert block[0].startswith("**resnet18_narrow**, SGD momentum 0.9, weight decay 5e-4 (")
+    assert "docs/data/evidence/runs/resnet18_narrow/leaderboard_sgd.tar.gz" in block[0]
+    assert block[2] == result["leaderboard"]
+    assert publish.leaderboard_block("vit_narrow", "adamw", {})[2] == "no transferred run yet"
