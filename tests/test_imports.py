@@ -72,15 +72,16 @@ def test_no_import_cycle_in_amup_timm():
 
 # The flow of data, lowest first: a module imports only modules of its own or a lower layer.
 LAYERS = [
-    {"conf", "config", "registry", "hooks", "structure", "data", "models", "experiments",
-     "experiments.wandb_log"},  # pieces that stand alone; the W&B reporter
+    {"conf", "config", "registry", "hooks", "structure", "data", "models",
+     "experiments"},  # pieces that stand alone
     {"knobs", "depth", "width"},  # a family's knobs, depth measures, muP shapes
     {"report"},  # what AM-muP sees in a model
     {"schemes"},  # depth parametrizations
     {"experiments.records", "experiments.eta"},  # results.json, reading runs; eta* of a grid
     {"experiments.fit"},  # eta*(L) from records
-    {"experiments.reference_runs", "experiments.verdict", "experiments.callbacks"},
+    {"experiments.reference_runs", "experiments.verdict"},
     {"experiments.leaderboard"},  # the arms of a leaderboard check, side by side
+    {"experiments.report", "experiments.callbacks"},  # tables, plots, W&B; the fit's callback
     {"law"},  # the reference model and the LR rule: no I/O
     {"factory"},  # create_model: reads ref_run (seam 1), then the law
     {"optim", "experiments.probe"},  # create_optimizer; the AM probe
@@ -124,3 +125,22 @@ def test_the_core_reads_no_records_starts_no_subprocess_and_calls_no_wandb():
             mods |= {n.module.split(".")[0] for n in ast.walk(tree)
                      if isinstance(n, ast.ImportFrom) and n.module and not n.level}
             assert not mods & {"subprocess", "wandb"}, path
+
+
+def test_one_reporter_plots_and_starts_wandb_runs():
+    """Only experiments/report.py draws (matplotlib) and only it and train.py call
+    ``wandb.init``: the modules that compute call the reporter."""
+    plots, inits = set(), set()
+    for path in PKG.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        mods = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
+                for a in n.names}
+        mods |= {n.module.split(".")[0] for n in ast.walk(tree)
+                 if isinstance(n, ast.ImportFrom) and n.module and not n.level}
+        if "matplotlib" in mods:
+            plots.add(module_name(path))
+        if any(isinstance(n, ast.Attribute) and n.attr == "init" and isinstance(n.value, ast.Name)
+               and n.value.id == "wandb" for n in ast.walk(tree)):
+            inits.add(module_name(path))
+    assert plots == {"amup_timm.experiments.report"}
+    assert inits == {"amup_timm.experiments.report", "amup_timm.train"}

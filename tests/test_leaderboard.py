@@ -4,7 +4,8 @@ better than timm's one LR only where each of its seeds beats each of standard's.
 import pytest
 from helpers import record
 
-from amup_timm.experiments.leaderboard import board, markdown
+from amup_timm.experiments.leaderboard import board
+from amup_timm.experiments.report import leaderboard_markdown
 
 
 def rec(arm, scheme, depth, lr, seed, test_loss, stage="transfer", val_loss=None, **extra):
@@ -40,7 +41,7 @@ def test_rows_gap_regret_and_a_clear_win():
     assert am.eta_star == 0.3 and am.regret == pytest.approx(0.315 - 0.42)
     assert b.named == "am_mup" and "beats timm's one LR on every seed" in b.call
     assert b.overrides == ["amup.scheme=am_mup"]
-    assert "| 16 | am_mup | 0.05 |" in markdown(b)
+    assert "| 16 | am_mup | 0.05 |" in leaderboard_markdown(b)
 
 
 def test_overlapping_seeds_are_within_noise_and_the_decay_rule_is_named():

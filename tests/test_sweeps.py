@@ -7,7 +7,7 @@ import random
 import pytest
 from helpers import ROOT, run_train, train_here
 
-from amup_timm.experiments import fit
+from amup_timm.experiments import fit, report
 from amup_timm.config import AmupConfig, register_configs
 from amup_timm.experiments.eta import eta_star
 from amup_timm.experiments.records import collect
@@ -159,7 +159,7 @@ def test_fit_recovers_known_slope(tmp_path):
     assert all(t["error_log10"] < 1e-9 for t in g["transfer"] if t["measure"] == "minimal_path")
     # blocks = L - 1: an offset that bends the slope away from -1.5 (docs/design.md §3)
     assert g["slopes"]["blocks"]["slope"] > -1.5
-    files = fit.write_outputs(result, tmp_path / "out")
+    files = report.write_fit(result, tmp_path / "out")
     assert all(f.exists() for f in files)
 
 
@@ -207,8 +207,8 @@ def test_fit_logs_table_and_plots_to_wandb_offline(tmp_path):
     (tmp_path / "sweep").mkdir()
     result = fit.fit_sweep(_synthetic_records(tmp_path / "sweep"))
     out = tmp_path / "fit"
-    files = fit.write_outputs(result, out)
-    fit.log_to_wandb(result, files, out, {"project": "amup-timm-test", "mode": "offline"})
+    files = report.write_fit(result, out)
+    report.log_fit(result, files, out, {"project": "amup-timm-test", "mode": "offline"})
     (log,) = out.glob("wandb/offline-run-*/run-*.wandb")
     keys, summary = set(), set()
     for rec in wandb_records(log):

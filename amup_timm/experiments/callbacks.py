@@ -10,7 +10,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from .fit import fit_sweep, log_to_wandb, summary_lines, write_outputs
+from .fit import fit_sweep
+from .report import fit_summary, log_fit, write_fit
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,9 @@ class FitOnMultirunEnd(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
             result = fit_sweep(sweep_dir, self.select)
-            files = write_outputs(result, sweep_dir / "fit", self.measure)
-            log.info("eta*(L) fit:\n%s\nwrote %s", "\n".join(summary_lines(result)),
+            files = write_fit(result, sweep_dir / "fit", self.measure)
+            log.info("eta*(L) fit:\n%s\nwrote %s", "\n".join(fit_summary(result)),
                      ", ".join(str(f) for f in files))
-            log_to_wandb(result, files, sweep_dir / "fit", config.get("logger") or {})
+            log_fit(result, files, sweep_dir / "fit", config.get("logger") or {})
         except Exception:  # noqa: BLE001 - the sweep's own records are already safe
             log.exception("the eta*(L) fit of %s failed", sweep_dir)

@@ -8,7 +8,8 @@ grid of half decades). When it ends, ``CheckOnMultirunEnd`` runs, as multiruns i
 ``refine/`` (an eighth-decade grid around each coarse optimum), ``transfer/`` (every larger
 size at the LR transferred from the smallest size's eta* by the product's own rule:
 ``amup.ref_lr``, ``amup.ref_model``, ``amup.ref_kwargs``), then writes ``DIR/verdict/``
-(verdict.json, .md, eta.png, curves.png) and prints the verdict (amup_timm/verdict.py).
+(verdict.json, .md, eta.png, curves.png) and prints the verdict (its numbers: verdict.py;
+its files, print and W&B run: report.py).
 Started again in the same DIR, every stage skips the jobs it already finished.
 """
 
@@ -30,10 +31,9 @@ from omegaconf import DictConfig
 from ..knobs import nominal_depth
 from .eta import DEFAULT_SELECT, SELECT_HELP, cell_losses, eta_star
 from .leaderboard import board
-from .leaderboard import markdown as leaderboard_markdown
-from .records import Record, collect, end_callback, unpacked, write_json
+from .records import Record, collect, end_callback, unpacked
+from .report import check_summary, leaderboard_markdown, log_check, write_check
 from .verdict import Verdict, axis_value, verdict
-from .wandb_log import log_result
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def transfer(sweep: Path, overrides: list[str], plan: Plan, arm: Arm) -> None:
                   and axis_value(r, axis) is not None
                   and r.scale.get(axis, 1) in arm.exponent_from]
         out = sweep / "exponent" / arm.name
-        write_verdict(verdict(fitted, axis, plan.select), out)
+        write_check(verdict(fitted, axis, plan.select), out)
         extra.append(f"amup.exponent_from={hydra_value(str(out))}")
     multirun(sweep / "transfer" / arm.name, overrides, [
         f"scale.{axis}=" + ",".join(map(str, targets)), f"amup.scheme={arm.scheme}",
@@ -297,9 +297,10 @@ class CheckOnMultirunEnd(Callback):
         run_check(sweep, overrides + launcher, self.plan)
         result = judge(collect(sweep), self.axis, self.select, self.measure)
         result.command = "amup-train -m " + " ".join(overrides)
-        files = write_verdict(result, sweep / "verdict")
-        print("\n".join(summary(result)) + "\nwrote " + ", ".join(map(str, files)), flush=True)
-        log_to_wandb(result, files, sweep, config.get("logger") or {})
+        files = write_check(result, sweep / "verdict")
+        print("\n".join(check_summary(result)) + "\nwrote " + ", ".join(map(str, files)),
+              flush=True)
+        log_check(result, files, sweep, config.get("logger") or {})
 
 
 def judge(records: list[Record], axis: str, select: str, measure: str) -> Verdict:
@@ -308,198 +309,6 @@ def judge(records: list[Record], axis: str, select: str, measure: str) -> Verdic
     if any(r.arm != r.scheme for r in records):
         result.leaderboard = leaderboard_markdown(board(records, axis, select))
     return result
-
-
-def _f(x: Any, fmt: str = ".4g") -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float) and math.isinf(x):
-        return "diverged"
-    return format(x, fmt)
-
-
-def _seeds(span: list[float] | None) -> str:
-    return f"{_f(span[0], '+.4f')} to {_f(span[1], '+.4f')}" if span else "-"
-
-
-def _interval(ci: list[float | None]) -> str:
-    return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci and ci[0] is not None else "-"
-
-
-def summary(result: Verdict) -> list[str]:
-    """The verdict as a person reads it in a terminal."""
-    axis, lines = result.axis, []
-    for g in result.groups:
-        lines.append(f"[{g.optimizer}/{g.scheme}] eta* by {axis} "
-                     f"({SELECT_HELP[result.select]}): " + ", ".join(
-                         f"{r.value}: {_f(r.eta_star, '.3g')}{'*' if r.at_edge else ''}"
-                         for r in g.rows))
-        for m, t in g.trends.items():
-            if t.slope is not None:
-                lines.append(f"  {m:13s} {'slope' if axis == 'depth' else 'drift'} "
-                             f"{t.slope:+.3f}  t95 {_interval(t.ci95)}  bootstrap95 "
-                             f"{_interval(t.bootstrap95)}  grid {_interval(t.resolution)}"
-                             f"  R^2 {_f(t.r2, '.3f')}")
-        for t in g.regret:
-            lines.append(f"  zero-shot at {axis} {t.value}: LR {_f(t.lr, '.3g')} "
-                         f"(eta* {_f(t.eta_star, '.3g')}), held-out loss "
-                         f"{_f(t.val_loss)} vs {_f(t.star_val_loss)} at eta*: regret "
-                         f"{_f(t.regret, '+.4f')} ({_f(t.regret_rel, '+.1%')}; seeds "
-                         f"{_seeds(t.regret_range)}), acc "
-                         f"{_f(t.val_acc, '.3f')} vs {_f(t.star_val_acc, '.3f')}, "
-                         f"compute saved {_f(t.compute_saved, '.1f')}x")
-        lines.append(f"  verdict: {g.call}")
-    if result.leaderboard:
-        lines += ["", "Leaderboard (test split, at each arm's transferred LR):",
-                  result.leaderboard]
-    return lines
-
-
-def markdown(result: Verdict) -> str:
-    """verdict.md: the command, then per group the eta* table, trends and regret."""
-    axis = result.axis
-    lines = [f"Reproduce: `{result.command or '?'}`", "",
-             f"eta* selected by the {SELECT_HELP[result.select]}; regret: held-out loss at "
-             "the transferred LR minus held-out loss at the target's own eta*, seeds averaged "
-             "(by seed: the lowest and highest of one seed's own difference); "
-             "`*` marks an optimum at the grid's edge.", ""]
-    for g in result.groups:
-        lines += [f"### {g.optimizer} / {g.scheme}", "", f"Verdict: {g.call}", "",
-                  f"| {axis} | L minimal_path | L blocks | eta* | held-out loss at eta* (acc) | "
-                  "runs | diverged | failed |", "|---|---|---|---|---|---|---|---|"]
-        for r in g.rows:
-            lines.append(
-                f"| {r.value} | {r.L.get('minimal_path', '-')} | {r.L.get('blocks', '-')}"
-                f" | {_f(r.eta_star, '.3g')}{'*' if r.at_edge else ''} | "
-                f"{_f(r.star_val_loss)} ({_f(r.star_val_acc, '.3f')}) | {r.runs} | "
-                f"{r.diverged} | {r.failed} |")
-        lines += ["", f"| measure | {'slope' if axis == 'depth' else 'drift/doubling'} | "
-                  "t 95% | seed bootstrap 95% | grid resolution | R^2 |",
-                  "|---|---|---|---|---|---|"]
-        for m, t in g.trends.items():
-            lines.append(f"| {m} | {_f(t.slope, '+.3f')} | {_interval(t.ci95)} | "
-                         f"{_interval(t.bootstrap95)} | {_interval(t.resolution)} | "
-                         f"{_f(t.r2, '.3f')} |")
-        if g.regret:
-            lines += ["", f"| target {axis} | transferred LR | eta* | held-out loss (acc) | "
-                      "at eta* (acc) | regret | by seed | relative | acc regret | "
-                      "compute saved |", "|---|---|---|---|---|---|---|---|---|---|"]
-            for t in g.regret:
-                lines.append(
-                    f"| {t.value} | {_f(t.lr, '.3g')} | {_f(t.eta_star, '.3g')} | "
-                    f"{_f(t.val_loss)} ({_f(t.val_acc, '.3f')}) | "
-                    f"{_f(t.star_val_loss)} ({_f(t.star_val_acc, '.3f')}) | "
-                    f"{_f(t.regret, '+.4f')} | {_seeds(t.regret_range)} | "
-                    f"{_f(t.regret_rel, '+.1%')} | "
-                    f"{_f(t.acc_regret, '+.3f')} | {_f(t.compute_saved, '.1f')}x |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def plot(result: Verdict, out: Path) -> list[Path]:
-    """eta.png (eta* against size, fit and prediction) and curves.png (loss against LR per
-    size, one column a scheme, the transferred LR's runs as stars)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    axis, groups = result.axis, result.groups
-    measure = result.measure if axis == "depth" else "width"
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    for k, g in enumerate(groups):
-        color = plt.get_cmap("tab10")(k % 10)
-        ok = [r for r in g.rows if r.eta_star is not None]
-        xs = [r.L.get(measure) if axis == "depth" else r.value for r in ok]
-        if not ok or None in xs:
-            continue
-        t = g.trends.get(measure)
-        etas = [r.eta_star for r in ok]
-        ranges = [r.eta_range or (math.log10(e), math.log10(e)) for r, e in zip(ok, etas)]
-        ax.errorbar(xs, etas, yerr=[[max(0.0, e - 10 ** lo) for e, (lo, _) in zip(etas, ranges)],
-                                    [max(0.0, 10 ** hi - e) for e, (_, hi) in zip(etas, ranges)]],
-                    fmt="o", capsize=3, color=color,
-                    label=f"{g.optimizer}/{g.scheme}: {_f(t and t.slope, '+.2f')}")
-        eta0 = ok[0].eta_star
-        pred = [eta0 * (x / xs[0]) ** g.exponent for x in xs] if axis == "depth" else \
-            [eta0 for _ in xs]
-        ax.plot(xs, pred, "--", color=color, alpha=0.6)
-    ax.set(xscale="log", yscale="log", xlabel=f"L ({measure})" if axis == "depth" else "width",
-           ylabel="eta*", title="eta* (bars: seeds' 95%), transfer from the smallest (--)")
-    ax.grid(True, which="both", alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
-    files = [out / "eta.png", out / "curves.png"]
-    fig.tight_layout()
-    fig.savefig(files[0], dpi=120)
-    plt.close(fig)
-
-    fig, axes = plt.subplots(2, max(1, len(groups)), figsize=(4.6 * max(1, len(groups)), 7),
-                             squeeze=False, sharex="col")
-    for col, g in enumerate(groups):
-        cmap = plt.get_cmap("viridis")
-        for i, r in enumerate(g.rows):
-            color = cmap(i / max(1, len(g.rows) - 1))
-            top = "train_loss" if result.select == "val" else "select_loss"
-            for row, key in ((0, top), (1, "val_loss")):
-                pts = [(c["lr"], c[key]) for c in r.curve
-                       if c[key] is not None and math.isfinite(c[key])]
-                if pts:
-                    axes[row][col].plot(*zip(*sorted(pts)), "o-", ms=3, color=color,
-                                        label=f"{axis} {r.value}")
-            hit = next((t for t in g.regret if t.value == r.value), None)
-            if hit and hit.val_loss is not None and math.isfinite(hit.val_loss):
-                axes[1][col].plot([hit.lr], [hit.val_loss], "*", ms=13, color=color,
-                                  markeredgecolor="k")
-        axes[0][col].set(title=f"{g.optimizer} / {g.scheme}", ylabel=SELECT_HELP[
-            "final" if result.select == "val" else result.select])
-        axes[1][col].set(xlabel="learning rate", ylabel="held-out loss (star: transferred LR)")
-        for row in (0, 1):
-            axes[row][col].set_xscale("log", base=2 if axis == "width" else 10)
-            axes[row][col].grid(True, which="both", alpha=0.3)
-            _clip(axes[row][col])
-        axes[0][col].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(files[1], dpi=110)
-    plt.close(fig)
-    return files
-
-
-def _clip(ax) -> None:
-    """Keep the useful range: runs that blew up without overflowing flatten every curve."""
-    ys = sorted(y for line in ax.get_lines() for y in line.get_ydata() if math.isfinite(y))
-    if ys:
-        top = min(ys[-1], ys[0] + 3 * (ys[len(ys) // 2] - ys[0]) + 1e-3)
-        ax.set_ylim(ys[0] - 0.05 * (top - ys[0]) - 1e-3, top)
-
-
-def write_verdict(result: Verdict, out: Path) -> list[Path]:
-    """verdict.json, verdict.md and the plots into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "verdict.json", result.to_json())
-    (out / "verdict.md").write_text(markdown(result))
-    if result.leaderboard:
-        (out / "leaderboard.md").write_text(result.leaderboard)
-    return [out / "verdict.json", out / "verdict.md", *plot(result, out)]
-
-
-def log_to_wandb(result: Verdict, files: list[Path], sweep: Path, logger: Any) -> None:
-    """The regret table, the trends and the plots as one W&B run of the sweep's group."""
-    rows, summary = [], {}
-    for g in result.groups:
-        for t in g.regret:
-            span = t.regret_range or [None, None]
-            rows.append([g.optimizer, g.scheme, t.value, t.lr, t.eta_star, t.val_loss,
-                         t.star_val_loss, t.regret, *span, t.acc_regret, t.compute_saved])
-        for m, t in g.trends.items():
-            summary[f"check/{g.optimizer}/{g.scheme}/{m}/slope"] = t.slope
-        summary[f"check/{g.optimizer}/{g.scheme}/verdict"] = g.call
-    columns = ["optimizer", "scheme", "target", "lr", "eta_star", "val_loss", "star_val_loss",
-               "regret", "regret_seed_min", "regret_seed_max", "acc_regret", "compute_saved"]
-    log_result(logger, job_type="transfer_check", name=f"check-{sweep.name}",
-               out=sweep / "verdict", prefix="check", group=sweep.name,
-               tables={"regret": (columns, rows)}, summary=summary,
-               images={f.stem: f for f in files if f.suffix == ".png"})
 
 
 def main(argv: list[str] | None = None, quiet: bool = False) -> Verdict:
@@ -520,9 +329,9 @@ def main(argv: list[str] | None = None, quiet: bool = False) -> Verdict:
     result = judge(collect(sweep), args.axis or cb.get("axis", "depth"),
                    args.select or cb.get("select", DEFAULT_SELECT), args.measure)
     result.command = "amup-train -m " + " ".join(cfg.get("overrides", []))
-    files = write_verdict(result, Path(args.out) if args.out else sweep / "verdict")
+    files = write_check(result, Path(args.out) if args.out else sweep / "verdict")
     if not quiet:
-        print("\n".join(summary(result)) + "\nwrote " + ", ".join(map(str, files)))
+        print("\n".join(check_summary(result)) + "\nwrote " + ", ".join(map(str, files)))
     return result
 
 

@@ -27,7 +27,7 @@ from ..registry import build_meta
 from ..width import WidthMult, base_shapes, is_adam_like, width_multipliers
 from .fit import fit_slope
 from .probe import eval_with_batch_stats, first_batch
-from .wandb_log import log_result
+from .report import coord_summary, log_coord, write_coord
 
 KINDS = ("input", "hidden", "readout", "readout_bias", "norm", "layerscale", "bias",
          "embedding")
@@ -129,41 +129,12 @@ def coord_check(name: str, kwargs: dict[str, Any], widths: list[float], scheme: 
             "tolerance": tolerance, "kinds": rows}
 
 
-def plot_coord(results: list[dict], out) -> Path:
-    """One panel per scheme: each kind's logit change against width (log-log)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), sharey=True,
-                             squeeze=False)
-    for ax, r in zip(axes[0], results):
-        for kind, row in r["kinds"].items():
-            slope = "-" if row["slope"] is None else f"{row['slope']:+.2f}"
-            ax.plot(r["widths"], row["change"], "o-", ms=3, label=f"{kind} ({slope}/doubling)")
-        ax.set(xscale="log", yscale="log", xlabel="width multiplier",
-               title=f"{r['scheme']}: {r['optimizer']} lr={r['lr']:g}, steps={r['steps']}")
-        ax.set_xticks(r["widths"], [f"{w:g}" for w in r["widths"]])
-        ax.xaxis.set_minor_locator(plt.NullLocator())
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("mean |logit change|, one kind trained")
-    fig.suptitle(results[0]["model"], fontsize=9)
-    fig.tight_layout()
-    path = Path(out) / "coord.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
 def run_coord(cfg) -> list[dict]:
     """The ``python -m amup_timm.coord`` command: every scheme of ``coord.schemes``, a table,
     coord.json and coord.png in the run directory (and W&B when logging)."""
     from omegaconf import OmegaConf
 
     from ..data import build_data
-    from .records import write_json
 
     name = cfg.model.name
     kwargs = {**OmegaConf.to_container(cfg.model.kwargs, resolve=True),
@@ -179,21 +150,10 @@ def run_coord(cfg) -> list[dict]:
                            float(cfg.coord.tolerance), amup, **timm_kwargs)
                for scheme in cfg.coord.schemes]
     out = Path(cfg.run_dir)
-    write_json(out / "coord.json", results)
-    png = plot_coord(results, out)
-    for r in results:
-        print(f"{r['model']} {r['scheme']} {r['optimizer']} lr={r['lr']:g}: mean |logit change| "
-              f"at width x{', x'.join(f'{w:g}' for w in r['widths'])}")
-        for kind, row in r["kinds"].items():
-            slope = ("no change at any width: nothing to judge" if row["slope"] is None else
-                     f"{row['slope']:+.2f}/doubling {'flat' if row['flat'] else 'DRIFTS'}")
-            print(f"  {kind:12s} " + " ".join(f"{c:9.3g}" for c in row["change"]) + f"   {slope}")
-    print(f"wrote {out / 'coord.json'}, {png}")
-    log_result(cfg.logger, job_type="coord", name=f"coord-{name}", out=out, prefix="coord",
-               config={"coord": OmegaConf.to_container(cfg.coord), "model": name},
-               images={"plot": png},
-               summary={f"coord/{r['scheme']}/{k}/slope": row["slope"]
-                        for r in results for k, row in r["kinds"].items()})
+    files = write_coord(results, out)
+    print("\n".join(coord_summary(results)) + "\nwrote " + ", ".join(map(str, files)))
+    log_coord(results, files, out, cfg.logger,
+              {"coord": OmegaConf.to_container(cfg.coord), "model": name})
     return results
 
 

@@ -5,24 +5,20 @@
 eta* per depth: losses averaged over seeds, then the argmin over the LR grid (a diverged seed
 makes its cell +inf). The slope of log eta* on log L, with its 95% interval and R^2, for each
 depth measure; the transfer error of the law from a base depth; per optimizer and scheme.
-Writes fit.json, fit.csv, eta_vs_L.png and loss_vs_lr.png to SWEEP/fit (or --out).
+report.py writes fit.json, fit.csv, fit.md, eta_vs_L.png and loss_vs_lr.png to SWEEP/fit (or
+--out).
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import logging
 import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .eta import DEFAULT_SELECT, SELECT, eta_star, lr_curve
-from .records import Record, collect, write_json
-from .wandb_log import log_result
+from .eta import DEFAULT_SELECT, eta_star, lr_curve
+from .records import Record, collect
 
-log = logging.getLogger(__name__)
 MEASURES = ("minimal_path", "longest_path", "blocks")
 
 
@@ -105,169 +101,3 @@ def _exponent(records: list[Record]) -> float:
     """The law exponent the group's scheme predicts (-1.5 when the records do not say)."""
     found = {r.exponent for r in records} - {None}
     return found.pop() if len(found) == 1 else -1.5
-
-
-def write_outputs(result: dict, out: Path, measure: str = "minimal_path") -> list[Path]:
-    """fit.json, fit.csv and the two plots; returns the files written."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "fit.json", result)
-    with open(out / "fit.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["optimizer", "scheme", "model", "depth", *[f"L_{m}" for m in MEASURES],
-                    "eta_star", "best_loss", "runs", "diverged", "failed"])
-        for g in result["groups"]:
-            for r in g["rows"]:
-                w.writerow([g["optimizer"], g["scheme"], r["model"], r["depth"],
-                            *[r["L"].get(m) for m in MEASURES], r["eta_star"], r["best_loss"],
-                            r["runs"], r["diverged"], r["failed"]])
-    (out / "fit.md").write_text(markdown(result))
-    return [out / "fit.json", out / "fit.csv", out / "fit.md", *plot(result, out, measure)]
-
-
-def markdown(result: dict) -> str:
-    """Tables a person reads: per group, eta* and best loss per depth, slopes, transfer error."""
-    lines = [f"# eta*(L) fit of `{result['source']}` (selected by {result['select']} loss)", ""]
-    for g in result["groups"]:
-        lines += [f"## {g['optimizer']} / {g['scheme']} (law exponent {g['exponent']:g})", "",
-                  "| model | depth | L minimal_path | L blocks | eta* | best loss | runs | "
-                  "diverged |", "|---|---|---|---|---|---|---|---|"]
-        for r in g["rows"]:
-            eta = f"{r['eta_star']:.4g}" if r["eta_star"] else "-"
-            loss = f"{r['best_loss']:.4f}" if r["best_loss"] is not None else "-"
-            lines.append(f"| {r['model']} | {r['depth']} | {r['L'].get('minimal_path', '-')} | "
-                         f"{r['L'].get('blocks', '-')} | {eta} | {loss} | {r['runs']} | "
-                         f"{r['diverged']} |")
-        lines += ["", "| measure | slope | 95% interval | R^2 | mean transfer error (decades) |",
-                  "|---|---|---|---|---|"]
-        for m, sl in g["slopes"].items():
-            if sl["slope"] is None:
-                continue
-            errs = [t["error_log10"] for t in g["transfer"] if t["measure"] == m]
-            ci = (f"[{sl['ci95'][0]:.2f}, {sl['ci95'][1]:.2f}]" if sl["ci95"][0] is not None
-                  else "-")
-            lines.append(f"| {m} | {sl['slope']:.3f} | {ci} | {sl['r2']:.3f} | "
-                         f"{sum(errs) / max(1, len(errs)):.3f} |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def plot(result: dict, out: Path, measure: str = "minimal_path") -> list[Path]:
-    """eta* against L (log-log, fitted and -3/2 lines) and loss against LR per depth."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig1, ax1 = plt.subplots(figsize=(5.5, 4.2))
-    fig2, ax2 = plt.subplots(figsize=(5.5, 4.2))
-    colors = plt.get_cmap("tab10")
-    for k, g in enumerate(result["groups"]):
-        label, color = f"{g['optimizer']}/{g['scheme']}", colors(k % 10)
-        ok = [r for r in g["rows"] if r["eta_star"] is not None and measure in r["L"]]
-        if ok:
-            L = [r["L"][measure] for r in ok]
-            eta = [r["eta_star"] for r in ok]
-            s = g["slopes"].get(measure, {})
-            fitted = f", fit {s['slope']:.2f}" if s.get("slope") is not None else ""
-            ax1.scatter(L, eta, color=color, label=f"{label}{fitted}, law {g['exponent']:g}")
-            xs = [min(L), max(L)]
-            if s.get("slope") is not None:
-                ax1.plot(xs, [math.exp(s["intercept"]) * x ** s["slope"] for x in xs],
-                         color=color)
-            ref = math.exp(sum(math.log(e) - g["exponent"] * math.log(x)
-                               for x, e in zip(L, eta)) / len(L))
-            ax1.plot(xs, [ref * x ** g["exponent"] for x in xs], "--", color=color, alpha=0.6)
-        cmap = plt.get_cmap("viridis")
-        for i, r in enumerate(g["rows"]):
-            pts = [(lr, loss) for lr, loss, _ in r["curve"] if loss is not None
-                   and math.isfinite(loss)]
-            if pts:
-                ax2.plot(*zip(*pts), "o-", ms=3, color=cmap(i / max(1, len(g["rows"]) - 1)),
-                         label=f"{label} {r['model']} d={r['depth']}"
-                         if len(result["groups"]) > 1 else f"{r['model']} d={r['depth']}")
-    ax1.set(xscale="log", yscale="log", xlabel=f"L ({measure})", ylabel="eta*",
-            title="best LR against depth (solid: fit, dashed: law)")
-    losses = sorted(loss for g in result["groups"] for r in g["rows"] for _, loss, _ in r["curve"]
-                    if loss is not None and math.isfinite(loss))
-    if losses:  # runs that blew up without overflowing would flatten every curve
-        top = min(losses[-1], losses[0] + 3 * (losses[len(losses) // 2] - losses[0]) + 1e-3)
-        ax2.set_ylim(losses[0] - 0.02 * (top - losses[0]) - 1e-3, top)
-    ax2.set(xscale="log", xlabel="learning rate", ylabel=f"train loss ({result['select']})",
-            title="loss against LR per depth (diverged LRs omitted)")
-    for ax in (ax1, ax2):
-        ax.grid(True, which="both", alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-    files = [out / "eta_vs_L.png", out / "loss_vs_lr.png"]
-    for fig, f in zip((fig1, fig2), files):
-        fig.tight_layout()
-        fig.savefig(f, dpi=120)
-        plt.close(fig)
-    return files
-
-
-def summary_lines(result: dict) -> list[str]:
-    """A short human summary: slope and interval per measure for each group."""
-    lines = []
-    for g in result["groups"]:
-        lines.append(f"[{g['optimizer']}/{g['scheme']}] eta* per depth: " + ", ".join(
-            f"{r['depth']}: {r['eta_star']:.3g}" if r["eta_star"] else f"{r['depth']}: -"
-            for r in g["rows"]))
-        for m, s in g["slopes"].items():
-            if s["slope"] is not None:
-                ci = (f" 95% CI [{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}]"
-                      if s["ci95"][0] is not None else "")
-                lines.append(f"  {m:13s} slope {s['slope']:.3f}{ci} R^2 {s['r2']:.3f} "
-                             f"(n={s['n']})")
-    return lines
-
-
-def log_to_wandb(result: dict, files: list[Path], out: Path, logger: Any) -> None:
-    """Log the table and plots to W&B; online, also build a W&B Report."""
-    name = Path(result["source"]).name
-    rows = [[g["optimizer"], g["scheme"], r["model"], r["depth"], r["L"].get("minimal_path"),
-             r["eta_star"], r["best_loss"]] for g in result["groups"] for r in g["rows"]]
-    summary = {f"fit/{g['optimizer']}/{g['scheme']}/{m}/slope": s["slope"]
-               for g in result["groups"] for m, s in g["slopes"].items()}
-
-    def report(run) -> None:
-        if logger.get("mode") != "online":
-            return
-        try:
-            import wandb_workspaces.reports.v2 as wr
-        except ImportError:
-            log.warning("pip install 'amup-timm[reports]' to build a W&B Report")
-            return
-        wr.Report(project=run.project, entity=run.entity, title=f"eta*(L) fit: {name}",
-                  blocks=[wr.H1("eta*(L)"), wr.P("\n".join(summary_lines(result)))]).save()
-
-    log_result(logger, job_type="fit", name=f"fit-{name}", out=out, prefix="fit", group=name,
-               tables={"table": (["optimizer", "scheme", "model", "depth", "L", "eta_star",
-                                  "best_loss"], rows)},
-               images={f.stem: f for f in files if f.suffix == ".png"}, summary=summary,
-               report=report)
-
-
-def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(prog="python -m amup_timm.fit", description=__doc__.split("\n")[0])
-    p.add_argument("sweep", help="multirun directory, or wandb:ENTITY/PROJECT/sweeps/ID")
-    p.add_argument("--select", choices=sorted(SELECT), default=DEFAULT_SELECT,
-                   help="final: mean loss of the last 10%% of steps; mean: whole run")
-    p.add_argument("--exponent", type=float, default=None,
-                   help="law exponent (default: each scheme's own, -1.5 for am_mup)")
-    p.add_argument("--base-depth", type=int, default=None, help="depth the law transfers from")
-    p.add_argument("--measure", choices=MEASURES, default="minimal_path", help="for the plot")
-    p.add_argument("--out", default=None, help="output directory (default SWEEP/fit)")
-    args = p.parse_args(argv)
-    result = fit_sweep(args.sweep, args.select, args.exponent, args.base_depth)
-    out = Path(args.out) if args.out else (
-        Path("fit") / args.sweep.replace(":", "_").replace("/", "_")
-        if args.sweep.startswith("wandb:") else Path(args.sweep) / "fit")
-    files = write_outputs(result, out, args.measure)
-    print("\n".join(summary_lines(result)))
-    print("wrote " + ", ".join(str(f) for f in files))
-    return result
-
-
-if __name__ == "__main__":
-    main()

@@ -4,7 +4,8 @@ decay rule) gives the deeper models the best test loss at its transferred LR?
 Selection is by the check's ``select`` (the validation split); everything reported is on the
 test split (the held-out split where a data set has none). Per deeper depth and arm: the test
 loss and accuracy at the arm's transferred LR with their range over seeds, the gap to the best
-that any grid reached at that depth, and the arm's own regret where its scheme's grid ran.
+that any grid reached at that depth, and the arm's own regret where its scheme's grid ran
+(the table: report.leaderboard_markdown).
 """
 
 from __future__ import annotations
@@ -127,30 +128,3 @@ def _name(out: Board, records: list[Record]) -> None:
         out.overrides.append(f"amup.exponent_from={run.exponent_from}")
     if run.wd_rule != "coupled":
         out.overrides.append(f"amup.wd_rule={run.wd_rule}")
-
-
-def _f(x: float | None, spec: str = ".4f") -> str:
-    if x is None:
-        return "-"
-    return "diverged" if math.isinf(x) else format(x, spec)
-
-
-def markdown(b: Board) -> str:
-    """The leaderboard as a table, the named arm and its amup-train overrides."""
-    lines = [f"| {b.axis} | arm | LR | test acc (seeds) | test loss (seeds) | gap to best grid |"
-             " own regret | eta* of its scheme |", "|---|---|---|---|---|---|---|---|"]
-    for r in sorted(b.rows, key=lambda r: (r.value, r.loss)):
-        acc = (f"{100 * r.acc:.1f}% ({100 * r.acc_range[0]:.1f}-{100 * r.acc_range[1]:.1f})"
-               if r.acc is not None else "diverged")
-        lines.append(f"| {r.value} | {r.arm} | {_f(r.lr, '.3g')} | {acc} | {_f(r.loss)} "
-                     f"({_f(r.loss_range[0])}-{_f(r.loss_range[1])}) | {_f(r.gap, '+.4f')} | "
-                     f"{_f(r.regret, '+.4f')} | {_f(r.eta_star, '.3g')} |")
-    for value, best in sorted(b.best.items()):
-        lines.append(f"\nBest grid at {b.axis} {value}: {best['scheme']} at LR "
-                     f"{best['lr']:.3g}, test loss {_f(best['loss'])}, acc "
-                     f"{100 * best['acc']:.1f}%")
-    lines += ["", f"Named: {b.call}."]
-    if b.overrides:
-        lines.append(f"Train a deeper model with it: `amup-train {' '.join(b.overrides)} "
-                     "amup.ref_depth=<tuned depth> optim.lr=<its eta*>`")
-    return "\n".join(lines)

@@ -26,7 +26,6 @@ from torch import nn
 from torch.func import functional_call
 
 from ..width import is_adam_like, param_groups
-from .wandb_log import log_result
 
 _WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd)
 _NESTEROV = ("sgd", "nesterov")  # timm's names for Nesterov SGD
@@ -239,7 +238,8 @@ def _architectures(cfg) -> list[tuple[str, dict]]:
 
 
 def run_probe(cfg) -> dict:
-    """The probe command: update profiles and eta_probe per architecture, with plots."""
+    """The probe command: update profiles and eta_probe per architecture; probe.json and
+    plots in the run directory (and W&B when logging)."""
     from dataclasses import replace
     from pathlib import Path
 
@@ -250,7 +250,7 @@ def run_probe(cfg) -> dict:
     from ..factory import create_model
     from ..law import depth_of, law
     from .fit import fit_slope
-    from .records import write_json
+    from .report import log_probe, probe_summary, write_probe
 
     amup = to_config(cfg.amup)
     archs = _architectures(cfg)
@@ -286,59 +286,11 @@ def run_probe(cfg) -> dict:
               "slope": fit_slope([r["L"] for r in rows], [r["eta_probe"] for r in rows])
               if not cfg.probe.widths else None}
     out = Path(cfg.run_dir)
-    write_json(out / "probe.json", result)
-    files = plot_probe(result, out, by="width" if cfg.probe.widths else "depth")
-    for r in rows:
-        print(f"{r['model']} {r['kwargs']}: L={r['L']:g} K={r['K']} S_abs={r['S_abs']:.4g} "
-              f"S_rel={r['S_rel']:.4g} eta_probe={r['eta_probe']:.4g} eta_law={r['eta_law']:.4g}")
-    if result["slope"] and result["slope"]["slope"] is not None:
-        print(f"eta_probe slope against L ({amup.measure}): {result['slope']['slope']:.3f}")
-    print("wrote " + ", ".join(str(f) for f in [out / "probe.json", *files]))
-    log_result(cfg.logger, job_type="probe", name=f"probe-{cfg.model.name}", out=out,
-               prefix="probe", config={"probe": dict(cfg.probe), "model": cfg.model.name},
-               images={Path(f).stem: Path(f) for f in files},
-               summary={"probe/slope": (result["slope"] or {}).get("slope")})
+    files = write_probe(result, out, by="width" if cfg.probe.widths else "depth")
+    print("\n".join(probe_summary(result)) + "\nwrote " + ", ".join(map(str, files)))
+    log_probe(result, files, out, cfg.logger,
+              {"probe": dict(cfg.probe), "model": cfg.model.name})
     return result
-
-
-def plot_probe(result: dict, out, by: str = "depth") -> list:
-    """Per-layer update size against relative layer index, and eta_probe against L."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = result["rows"]
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    cmap = plt.get_cmap("viridis")
-    for i, r in enumerate(rows):
-        n = len(r["per_layer_abs"])
-        label = (f"width {r['kwargs'].get('width')}" if by == "width"
-                 else f"{r['model']} L={r['L']:g}")
-        ax.plot([(j + 1) / n for j in range(n)], r["per_layer_abs"], "o-", ms=2,
-                color=cmap(i / max(1, len(rows) - 1)), label=label)
-    ax.set(yscale="log", xlabel="layer index / number of layers", ylabel="E[(dh)^2]",
-           title=f"one-step update per layer at lr={result['ref_lr']:g}")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    files = [out / "update_profile.png"]
-    fig.tight_layout()
-    fig.savefig(files[0], dpi=120)
-    plt.close(fig)
-    if by == "depth" and len(rows) > 1:
-        fig, ax = plt.subplots(figsize=(5.5, 4.2))
-        L = [r["L"] for r in rows]
-        ax.plot(L, [r["eta_probe"] for r in rows], "o-", label="eta_probe")
-        ax.plot(L, [r["eta_law"] for r in rows], "k--", label=f"law {result['measure']} -3/2")
-        ax.set(xscale="log", yscale="log", xlabel=f"L ({result['measure']})", ylabel="eta",
-               title="probe LR against depth")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-        files.append(out / "eta_probe_vs_L.png")
-        fig.tight_layout()
-        fig.savefig(files[1], dpi=120)
-        plt.close(fig)
-    return files
 
 
 def main() -> None:
