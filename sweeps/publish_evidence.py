@@ -20,10 +20,11 @@ import json
 import math
 import re
 import shutil
+import statistics
 from pathlib import Path
 
 from amup_timm.experiments.check import main as check_main
-from amup_timm.experiments.records import PACKED, pack
+from amup_timm.experiments.records import PACKED, collect, pack
 from amup_timm.experiments.verdict import Trend, interval
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +37,7 @@ FAMILIES = ("resnet18_narrow", "resnet50_narrow", "vit_narrow", "convnext_narrow
 CHECKS = DEPTH_CHECKS + WIDTH_CHECKS + BENCHMARK_CHECKS
 NAME = re.compile(rf"(.+)_({'|'.join(CHECKS)})_({'|'.join(RECIPES)})")
 RECIPE_TEXT = {"sgd": "SGD momentum 0.9, weight decay 5e-4", "adamw": "AdamW, weight decay 0.05"}
-PAGES = {"leaderboard": "evidence.md", "paper": "evidence.md", "glance": "evidence.md",
+PAGES = {"cost": "evidence.md", "leaderboard": "evidence.md", "paper": "evidence.md", "glance": "evidence.md",
          "depth": "evidence.md", "links": "evidence.md",
          "width": "width.md", "coord": "width.md"}
 
@@ -129,6 +130,31 @@ def leaderboard_block(model: str, optim: str, result: dict) -> list[str]:
             result.get("leaderboard") or "no transferred run yet", ""]
 
 
+def cost_table(runs: Path = DATA / "runs") -> list[str]:
+    """What the benchmark's checks cost so far, from their records: per family, check and depth
+    (x blocks), the runs that ended, the median steady-state seconds a step and a run, and the
+    core-hours they took (1 thread a job): runs times the median, so that a run paused by other
+    work on the machine does not count its pause."""
+    out = ["| family | check | depth | runs (diverged, failed) | s a step | s a run | "
+           "core-hours |", "|" + "---|" * 7]
+    checks = [f for f in runs.glob(f"*/*{PACKED}") if f.name.split("_")[0] in BENCHMARK_CHECKS]
+    for packed in sorted(checks, key=lambda f: (order(f.parent.name, "paper", "sgd")[:2], f.name)):
+        check = packed.name[:-len(PACKED)]
+        by_depth: dict = {}
+        for r in collect(packed):
+            by_depth.setdefault(r.scale.get("depth", 1), []).append(r)
+        for depth, recs in sorted(by_depth.items()):
+            done = [r for r in recs if r.wall_s]
+            step = [r.step_s for r in done if r.step_s]
+            run = statistics.median(r.wall_s for r in done) if done else 0.0
+            out.append(f"| {packed.parent.name} | {check} | x{depth} | {len(done)} "
+                       f"({sum(r.status == 'diverged' for r in recs)}, "
+                       f"{sum(r.status == 'failed' for r in recs)}) | "
+                       f"{fmt(statistics.median(step) if step else None, '.3f')} | "
+                       f"{run:.0f} | {len(done) * run / 3600:.2f} |")
+    return out
+
+
 def glance_row(model: str, check: str, optim: str, result: dict) -> str:
     """One row of the depth page's first table: how well the models learn, AM-muP's exponent,
     and the worst accuracy cost of each scheme's transferred LR at a larger depth."""
@@ -200,7 +226,7 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
            "paper": ["| family | scheme | eta* by depth (blocks) | slope in "
                      "minimal-path L (95%) | on -1.5 | regret of the transferred LR in validation "
                      "loss (seeds) | runs (diverged, failed) |", "|" + "---|" * 7],
-           "leaderboard": []}
+           "leaderboard": [], "cost": cost_table(data / "runs")}
     for model, check, optim, result in checks:
         if check == "paper":
             out["paper"] += paper_rows(model, result)

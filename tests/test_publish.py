@@ -55,3 +55,20 @@ def test_a_leaderboard_block_heads_the_checks_table_with_its_recipe_and_records(
     assert "docs/data/evidence/runs/resnet18_narrow/leaderboard_sgd.tar.gz" in block[0]
     assert block[2] == result["leaderboard"]
     assert publish.leaderboard_block("vit_narrow", "adamw", {})[2] == "no transferred run yet"
+
+
+def test_the_cost_table_counts_every_run_of_each_depth():
+    """One row per (check, depth) of the benchmark's records: every run that ended, its median
+    seconds, and runs x median as core-hours."""
+    import statistics
+
+    from amup_timm.experiments.records import collect
+
+    packed = publish.DATA / "runs" / "resnet18_narrow" / "paper_sgd_plain.tar.gz"
+    rows = publish.cost_table()
+    for depth in (1, 2, 4):
+        walls = [r.wall_s for r in collect(packed) if r.wall_s and r.scale["depth"] == depth]
+        (row,) = [r for r in rows if r.startswith(f"| resnet18_narrow | paper_sgd_plain | x{depth} |")]
+        cells = [c.strip() for c in row.split("|")]
+        assert cells[4].startswith(f"{len(walls)} (") and cells[6] == f"{statistics.median(walls):.0f}"
+        assert cells[7] == f"{len(walls) * statistics.median(walls) / 3600:.2f}"

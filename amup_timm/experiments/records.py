@@ -110,6 +110,7 @@ class Record:
     exponent_from: str | None  # amup.exponent_from
     scale: dict[str, Any]  # a check's scale.<axis> values
     wall_s: float | None
+    step_s: float | None  # steady-state seconds a training step (after the first)
     steps: int | None  # steps run
     max_steps: int | None
     error: str | None  # why a job failed
@@ -145,6 +146,7 @@ class Record:
                    wd_rule=(cfg.get("amup") or {}).get("wd_rule", "coupled"),
                    exponent_from=(cfg.get("amup") or {}).get("exponent_from"),
                    scale=cfg.get("scale") or {}, wall_s=res.get("wall_s"),
+                   step_s=(res.get("timing") or {}).get("step_s"),
                    steps=res.get("steps"), max_steps=res.get("max_steps"),
                    error=res.get("error"), path=where)
 
