@@ -1,5 +1,5 @@
 """The first-internal-layer collapse under depth-muP and its repair by ``nfd``, measured with
-the probe's per-layer update sizes (issue 8; docs/schemes.md).
+the probe's per-layer update sizes (docs/schemes.md).
 
     python benchmarks/nfd_collapse.py [--eta 0.01 --seeds 2]
 
