@@ -24,7 +24,8 @@ import statistics
 from pathlib import Path
 
 from amup_timm.experiments.check import main as check_main
-from amup_timm.experiments.records import PACKED, collect, pack
+from amup_timm.experiments.eta import eta_star
+from amup_timm.experiments.records import PACKED, Record, collect, pack
 from amup_timm.experiments.verdict import Trend, interval
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,14 +121,40 @@ def paper_rows(model: str, result: dict) -> list[str]:
     return rows
 
 
-def leaderboard_block(model: str, optim: str, result: dict) -> list[str]:
+def leaderboard_block(model: str, optim: str, result: dict, runs: Path = DATA / "runs"
+                      ) -> list[str]:
     """A family's leaderboard (its verdict's table, the named arm and its overrides), headed by
-    the recipe and links to the whole verdict and its plots."""
+    the recipe, links to the whole verdict and its plots, and the accuracy bar of its best run."""
     name = f"{model}_leaderboard_{optim}"
+    packed = runs / model / f"leaderboard_{optim}{PACKED}"
     return [f"**{model}**, {RECIPE_TEXT.get(optim, optim)} ([verdict](data/evidence/{name}.md), "
             f"[curves](img/evidence/{name}_curves.png), records: "
-            f"`docs/data/evidence/runs/{model}/leaderboard_{optim}{PACKED}`):", "",
+            f"`docs/data/evidence/runs/{model}/leaderboard_{optim}{PACKED}`). "
+            + (best_run(collect(packed)) if packed.is_file() else ""), "",
             result.get("leaderboard") or "no transferred run yet", ""]
+
+
+def best_run(records: list[Record], bar: float = 0.88) -> str:
+    """The shallowest grid's best cell, picked on validation (each scheme's eta*, the lowest
+    validation loss among them), its seed-mean test accuracy, and whether it clears ``bar``."""
+    grid = [r for r in records if r.stage in ("grid", "refine")]
+    if not grid:
+        return "No grid run yet."
+    depth = min(r.scale.get("depth", 1) for r in grid)
+    best = None
+    for scheme in sorted({r.scheme for r in grid}):
+        cell = eta_star([r for r in grid if r.scheme == scheme
+                         and r.scale.get("depth", 1) == depth], "val")
+        if cell and (best is None or cell[1] < best[2]):
+            best = (scheme, cell[0], cell[1])
+    if best is None:
+        return "No grid cell finished yet."
+    accs = [r.test_acc for r in grid if r.scheme == best[0] and r.lr == best[1]
+            and r.scale.get("depth", 1) == depth and r.test_acc is not None]
+    acc = sum(accs) / len(accs)
+    return (f"Best cell of the x{depth} grid (picked on validation): {best[0]} at LR "
+            f"{best[1]:.3g}, {100 * acc:.1f}% test accuracy over {len(accs)} seeds: "
+            f"{'clears' if acc >= bar else 'misses'} the {100 * bar:.0f}% bar.")
 
 
 def cost_table(runs: Path = DATA / "runs") -> list[str]:
