@@ -24,9 +24,12 @@ import statistics
 from pathlib import Path
 
 from amup_timm.experiments.check import main as check_main
-from amup_timm.experiments.eta import eta_star
+from amup_timm.experiments.eta import eta_star, once
+from amup_timm.experiments.leaderboard import board
 from amup_timm.experiments.records import PACKED, Record, collect, pack
-from amup_timm.experiments.verdict import Trend, interval
+from amup_timm.experiments.reference_runs import sweep_select
+from amup_timm.experiments.report import leaderboard_markdown
+from amup_timm.experiments.verdict import Trend, compute_s, interval
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA, IMG = ROOT / "docs" / "data" / "evidence", ROOT / "docs" / "img" / "evidence"
@@ -121,64 +124,66 @@ def paper_rows(model: str, result: dict) -> list[str]:
     return rows
 
 
-def leaderboard_block(model: str, optim: str, result: dict, runs: Path = DATA / "runs"
-                      ) -> list[str]:
-    """A family's leaderboard (its verdict's table, the named arm and its overrides), headed by
-    the recipe, links to the whole verdict and its plots, and the accuracy bar of its best run."""
-    name = f"{model}_leaderboard_{optim}"
-    packed = runs / model / f"leaderboard_{optim}{PACKED}"
-    return [f"**{model}**, {RECIPE_TEXT.get(optim, optim)} ([verdict](data/evidence/{name}.md), "
-            f"[curves](img/evidence/{name}_curves.png), records: "
-            f"`docs/data/evidence/runs/{model}/leaderboard_{optim}{PACKED}`). "
-            + (best_run(collect(packed)) if packed.is_file() else ""), "",
-            result.get("leaderboard") or "no transferred run yet", ""]
+def leaderboard_block(packed: Path, published: bool) -> list[str]:
+    """A (family, recipe)'s leaderboard made from its packed records, finished or still running
+    (the arms' table, the named arm and its overrides), headed by the recipe, its records, the
+    verdict and plots where published, and the accuracy bar of its best run."""
+    model, check = packed.parent.name, packed.name[:-len(PACKED)]
+    optim = check.split("_", 1)[1]
+    name = f"{model}_{check}"
+    records = collect(packed)
+    links = (f"[verdict](data/evidence/{name}.md), [curves](img/evidence/{name}_curves.png), "
+             if published else "running, ")
+    return [f"**{model}**, {RECIPE_TEXT.get(optim, optim)} ({links}records: "
+            f"`docs/data/evidence/runs/{model}/{check}{PACKED}`). {best_run(records)}", "",
+            leaderboard_markdown(board(records, "depth", sweep_select(str(packed)))), ""]
 
 
 def best_run(records: list[Record], bar: float = 0.88) -> str:
     """The shallowest grid's best cell, picked on validation (each scheme's eta*, the lowest
     validation loss among them), its seed-mean test accuracy, and whether it clears ``bar``."""
-    grid = [r for r in records if r.stage in ("grid", "refine")]
+    grid = once(r for r in records if r.stage in ("grid", "refine") and r.status == "finished")
     if not grid:
         return "No grid run yet."
     depth = min(r.scale.get("depth", 1) for r in grid)
-    best = None
-    for scheme in sorted({r.scheme for r in grid}):
-        cell = eta_star([r for r in grid if r.scheme == scheme
-                         and r.scale.get("depth", 1) == depth], "val")
-        if cell and (best is None or cell[1] < best[2]):
-            best = (scheme, cell[0], cell[1])
-    if best is None:
+    shallow = [r for r in grid if r.scale.get("depth", 1) == depth]
+    cells = [(cell[1], scheme, cell[0]) for scheme in sorted({r.scheme for r in shallow})
+             if (cell := eta_star([r for r in shallow if r.scheme == scheme], "val"))]
+    if not cells:
         return "No grid cell finished yet."
-    accs = [r.test_acc for r in grid if r.scheme == best[0] and r.lr == best[1]
-            and r.scale.get("depth", 1) == depth and r.test_acc is not None]
+    _, scheme, lr = min(cells)
+    accs = [r.test_acc for r in shallow
+            if (r.scheme, r.lr) == (scheme, lr) and r.test_acc is not None]
+    if not accs:
+        return "No test accuracy at the best grid cell yet."
     acc = sum(accs) / len(accs)
-    return (f"Best cell of the x{depth} grid (picked on validation): {best[0]} at LR "
-            f"{best[1]:.3g}, {100 * acc:.1f}% test accuracy over {len(accs)} seeds: "
+    return (f"Best cell of the x{depth} grid (picked on validation): {scheme} at LR "
+            f"{lr:.3g}, {100 * acc:.1f}% test accuracy over {len(accs)} seeds: "
             f"{'clears' if acc >= bar else 'misses'} the {100 * bar:.0f}% bar.")
 
 
 def cost_table(runs: Path = DATA / "runs") -> list[str]:
     """What the benchmark's checks cost so far, from their records: per family, check and depth
-    (x blocks), the runs that ended, the median steady-state seconds a step and a run, and the
-    core-hours they took (1 thread a job): runs times the median, so that a run paused by other
-    work on the machine does not count its pause."""
+    (x blocks), the runs, the median steady-state seconds a step and wall seconds a finished
+    run, and the core-hours (1 thread a job) as the verdict counts compute: the median a run,
+    scaled by the steps a diverged run ran, so that a run paused by other work on the machine
+    does not count its pause."""
     out = ["| family | check | depth | runs (diverged, failed) | s a step | s a run | "
            "core-hours |", "|" + "---|" * 7]
     checks = [f for f in runs.glob(f"*/*{PACKED}") if f.name.split("_")[0] in BENCHMARK_CHECKS]
     for packed in sorted(checks, key=lambda f: (order(f.parent.name, "paper", "sgd")[:2], f.name)):
-        check = packed.name[:-len(PACKED)]
         by_depth: dict = {}
         for r in collect(packed):
             by_depth.setdefault(r.scale.get("depth", 1), []).append(r)
         for depth, recs in sorted(by_depth.items()):
-            done = [r for r in recs if r.wall_s]
-            step = [r.step_s for r in done if r.step_s]
-            run = statistics.median(r.wall_s for r in done) if done else 0.0
-            out.append(f"| {packed.parent.name} | {check} | x{depth} | {len(done)} "
-                       f"({sum(r.status == 'diverged' for r in recs)}, "
+            finished = [r for r in recs if r.status == "finished" and r.wall_s]
+            run = statistics.median(r.wall_s for r in finished) if finished else None
+            step = [r.step_s for r in finished if r.step_s]
+            out.append(f"| {packed.parent.name} | {packed.name[:-len(PACKED)]} | x{depth} | "
+                       f"{len(recs)} ({sum(r.status == 'diverged' for r in recs)}, "
                        f"{sum(r.status == 'failed' for r in recs)}) | "
                        f"{fmt(statistics.median(step) if step else None, '.3f')} | "
-                       f"{run:.0f} | {len(done) * run / 3600:.2f} |")
+                       f"{fmt(run, '.0f')} | {compute_s(recs, run) / 3600:.2f} |")
     return out
 
 
@@ -251,14 +256,17 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
            "width": [header[0].format("drift per doubling"), header[1]],
            "links": links_table(checks, data / "runs"), "coord": coord_table(),
            "paper": ["| family | scheme | eta* by depth (blocks) | slope in "
-                     "minimal-path L (95%) | on -1.5 | regret of the transferred LR in validation "
+                     "minimal-path L (95%) | on its prediction (am_mup -1.5, standard 0) | regret of the transferred LR in validation "
                      "loss (seeds) | runs (diverged, failed) |", "|" + "---|" * 7],
            "leaderboard": [], "cost": cost_table(data / "runs")}
+    names = {f"{m}_{c}_{o}" for m, c, o, _ in checks}
+    for packed in sorted(data.glob(f"runs/*/leaderboard_*{PACKED}"),
+                         key=lambda f: order(f.parent.name, "leaderboard", "sgd")[:2]):
+        out["leaderboard"] += leaderboard_block(
+            packed, f"{packed.parent.name}_{packed.name[:-len(PACKED)]}" in names)
     for model, check, optim, result in checks:
         if check == "paper":
             out["paper"] += paper_rows(model, result)
-        if check == "leaderboard":
-            out["leaderboard"] += leaderboard_block(model, optim, result)
         if check in BENCHMARK_CHECKS:  # Fashion-MNIST: its own tables and leaderboard pages
             continue
         if check in DEPTH_CHECKS:

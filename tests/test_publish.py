@@ -23,9 +23,11 @@ def test_page_tables_are_made_from_docs_data(name, tables):
     row for a verdict in docs/data: no number typed by hand, none left stale."""
     page = (ROOT / "docs" / publish.PAGES[name]).read_text()
     rows = tables[name]
-    # every table has rows; the benchmark's once one of its checks is published
-    published = name not in ("paper", "leaderboard") or any(
-        c == name for _, c, _, _ in publish.published())
+    # every table has rows; the paper protocol's once one of its checks is published, the
+    # leaderboard's once one of its checks has records
+    published = {"paper": any(c == "paper" for _, c, _, _ in publish.published()),
+                 "leaderboard": any((publish.DATA / "runs").glob("*/leaderboard_*.tar.gz"))
+                 }.get(name, True)
     assert (len(rows) > 2) == published
     assert publish.block(page, name).group(1) == "\n".join(rows) + "\n"
 
@@ -48,30 +50,42 @@ def test_a_page_without_the_table_lines_names_them():
         publish.block("# a page\n", "depth")
 
 
-def test_a_leaderboard_block_heads_the_checks_table_with_its_recipe_and_records():
-    result = {"leaderboard": "| depth | arm |\n|---|---|\n| 2 | am_mup |\n\nNamed: x."}
-    block = publish.leaderboard_block("resnet18_narrow", "sgd", result)
-    assert block[0].startswith("**resnet18_narrow**, SGD momentum 0.9, weight decay 5e-4 (")
-    assert "docs/data/evidence/runs/resnet18_narrow/leaderboard_sgd.tar.gz" in block[0]
-    assert block[2] == result["leaderboard"]
-    assert publish.leaderboard_block("vit_narrow", "adamw", {})[2] == "no transferred run yet"
+def test_a_leaderboard_block_is_made_from_its_records_running_or_published():
+    """A (family, recipe)'s block heads its table with the recipe, its records and the best-run
+    bar; the table is the leaderboard of its records as they stand."""
+    from amup_timm.experiments.leaderboard import board
+    from amup_timm.experiments.records import collect
+    from amup_timm.experiments.report import leaderboard_markdown
+
+    packed = publish.DATA / "runs" / "resnet18_narrow" / "leaderboard_sgd.tar.gz"
+    running = publish.leaderboard_block(packed, published=False)
+    assert running[0].startswith("**resnet18_narrow**, SGD momentum 0.9, weight decay 5e-4 "
+                                 "(running, records: `docs/data/evidence/runs/resnet18_narrow/"
+                                 "leaderboard_sgd.tar.gz`). Best cell of the x1 grid")
+    assert running[2] == leaderboard_markdown(board(collect(packed), "depth", "val"))
+    assert "[verdict](data/evidence/resnet18_narrow_leaderboard_sgd.md)" in publish.leaderboard_block(
+        packed, published=True)[0]
 
 
 def test_the_cost_table_counts_every_run_of_each_depth():
-    """One row per (check, depth) of the benchmark's records: every run that ended, its median
-    seconds, and runs x median as core-hours."""
+    """One row per (check, depth) of the benchmark's records: every run (diverged and failed
+    counted), the median seconds of a finished run, and core-hours as the verdict counts
+    compute."""
     import statistics
 
     from amup_timm.experiments.records import collect
+    from amup_timm.experiments.verdict import compute_s
 
     packed = publish.DATA / "runs" / "resnet18_narrow" / "paper_sgd_plain.tar.gz"
     rows = publish.cost_table()
     for depth in (1, 2, 4):
-        walls = [r.wall_s for r in collect(packed) if r.wall_s and r.scale["depth"] == depth]
-        (row,) = [r for r in rows if r.startswith(f"| resnet18_narrow | paper_sgd_plain | x{depth} |")]
+        recs = [r for r in collect(packed) if r.scale["depth"] == depth]
+        median = statistics.median(r.wall_s for r in recs if r.status == "finished")
+        (row,) = [r for r in rows
+                  if r.startswith(f"| resnet18_narrow | paper_sgd_plain | x{depth} |")]
         cells = [c.strip() for c in row.split("|")]
-        assert cells[4].startswith(f"{len(walls)} (") and cells[6] == f"{statistics.median(walls):.0f}"
-        assert cells[7] == f"{len(walls) * statistics.median(walls) / 3600:.2f}"
+        assert cells[4] == f"{len(recs)} (0, 0)" and cells[6] == f"{median:.0f}"
+        assert float(cells[5]) > 0 and cells[7] == f"{compute_s(recs, median) / 3600:.2f}"
 
 
 def test_the_best_run_is_picked_on_validation_and_judged_on_test():

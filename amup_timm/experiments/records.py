@@ -126,8 +126,9 @@ class Record:
         kwargs = res.get("model_kwargs") or (cfg.get("model") or {}).get("kwargs") or {}
         lr = res.get("lr")
         if lr is None and optim:  # a failed job's config is kept unresolved: only numbers count
-            log10_lr = optim.get("log10_lr")
-            lr = 10 ** log10_lr if isinstance(log10_lr, (int, float)) else optim.get("lr")
+            log10_lr = optim.get("log10_lr")  # set, it is the LR (an unresolved one: unknown)
+            lr = optim.get("lr") if log10_lr is None else (
+                10 ** log10_lr if isinstance(log10_lr, (int, float)) else None)
             lr = lr if isinstance(lr, (int, float)) else None
         amup = res.get("amup") or {}
         final = res.get("final") or {}
