@@ -41,8 +41,8 @@ FAMILIES = ("resnet18_narrow", "resnet50_narrow", "vit_narrow", "convnext_narrow
 CHECKS = DEPTH_CHECKS + WIDTH_CHECKS + BENCHMARK_CHECKS
 NAME = re.compile(rf"(.+)_({'|'.join(CHECKS)})_({'|'.join(RECIPES)})")
 RECIPE_TEXT = {"sgd": "SGD momentum 0.9, weight decay 5e-4", "adamw": "AdamW, weight decay 0.05"}
-PAGES = {"cost": "evidence.md", "leaderboard": "evidence.md", "paper": "evidence.md", "glance": "evidence.md",
-         "depth": "evidence.md", "links": "evidence.md",
+PAGES = {"cost": "evidence.md", "leaderboard": "evidence.md", "paper": "evidence.md",
+         "glance": "evidence.md", "depth": "evidence.md", "links": "evidence.md",
          "width": "width.md", "coord": "width.md"}
 
 
@@ -255,9 +255,10 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
            "depth": [header[0].format("slope"), header[1]],
            "width": [header[0].format("drift per doubling"), header[1]],
            "links": links_table(checks, data / "runs"), "coord": coord_table(),
-           "paper": ["| family | scheme | eta* by depth (blocks) | slope in "
-                     "minimal-path L (95%) | on its prediction (am_mup -1.5, standard 0) | regret of the transferred LR in validation "
-                     "loss (seeds) | runs (diverged, failed) |", "|" + "---|" * 7],
+           "paper": ["| family | scheme | eta* by depth (blocks) | slope in minimal-path L "
+                     "(95%) | on its prediction (am_mup -1.5, standard 0) | regret of the "
+                     "transferred LR in validation loss (seeds) | runs (diverged, failed) |",
+                     "|" + "---|" * 7],
            "leaderboard": [], "cost": cost_table(data / "runs")}
     names = {f"{m}_{c}_{o}" for m, c, o, _ in checks}
     for packed in sorted(data.glob(f"runs/*/leaderboard_*{PACKED}"),

@@ -29,6 +29,7 @@ def check(tmp_path_factory):
 def test_check_refines_transfers_and_judges(check):
     sweep, proc = check
     assert proc.stdout.count("verdict:") == 2
+    assert "Joblib" not in proc.stdout + proc.stderr  # its stages ran on the launcher it was given
     result = json.loads((sweep / "verdict" / "verdict.json").read_text())
     assert [g["scheme"] for g in result["groups"]] == ["am_mup", "standard"]
     L = {d: describe(build_meta("resnet18", layers=[d] * 4, channels=[16, 32, 64, 128],
@@ -113,21 +114,35 @@ def test_a_width_check_job_keeps_the_grid_lr_with_mups_groups(tmp_path, scheme, 
     assert cfg.hydra.callbacks.multirun_end.axis == "width"
     res = train_here(*args, run_dir=tmp_path)
     assert res["model_kwargs"]["width"] == 8 and res["lr_scales"] == scales
-    assert res["lr"] == pytest.approx(10 ** cfg.optim.log10_lr)
+    assert res["lr"] == pytest.approx(10 ** res["config"]["optim"]["log10_lr"])
+    assert res["config"]["optim"]["log10_lr"] == cfg.check.grid_centers.sgd_plain
 
 
+@pytest.mark.slow
 def test_check_of_a_family_without_a_depth_knob_stops_before_any_job(tmp_path):
-    """The check's callback stops the multirun as it starts (Hydra runs on_multirun_start
-    before any job) with the reason and the fix."""
+    proc = run_train("-m", "+sweeps=transfer_check", "model.name=vgg11",
+                     f"hydra.sweep.dir={tmp_path / 'check'}", check=False)
+    assert proc.returncode != 0
+    assert "cannot scale this model: vgg11 has no depth kwarg" in proc.stderr
+    assert "sweep model.name over vgg<N>" in proc.stderr
+    assert not (tmp_path / "check").exists()
+
+
+def test_check_without_a_grid_center_for_its_optimizer_stops_before_any_job():
+    """An optimizer config the check's table does not know stops the multirun as it starts
+    (not every job one by one), saying what to set."""
     from hydra import compose, initialize_config_module
-    from hydra.core.hydra_config import HydraConfig
     from hydra.utils import instantiate
 
     with initialize_config_module("amup_timm.conf", version_base="1.3"):
-        cfg = compose("train", overrides=["+sweeps=transfer_check", "model.name=vgg11"],
+        cfg = compose("train", overrides=["+sweeps=transfer_check", "model=resnet18_narrow",
+                                          "~check.grid_centers.sgd_plain"],
                       return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    with pytest.raises(SystemExit) as stop:
-        instantiate(cfg.hydra.callbacks.multirun_end).on_multirun_start(config=cfg)
-    assert "cannot scale this model: vgg11 has no depth kwarg" in str(stop.value)
-    assert "sweep model.name over vgg<N>" in str(stop.value)
+    callback = instantiate(cfg.hydra.callbacks.multirun_end)
+    with pytest.raises(SystemExit, match=r"optim=sgd_plain: .* set check.grid_center=<log10"):
+        callback.on_multirun_start(config=cfg)
+    with initialize_config_module("amup_timm.conf", version_base="1.3"):
+        cfg = compose("train", overrides=["+sweeps=transfer_check", "model=resnet18_narrow",
+                                          "~check.grid_centers.sgd_plain",
+                                          "check.grid_center=-1"], return_hydra_config=True)
+    callback.on_multirun_start(config=cfg)  # set by hand: the table is not asked

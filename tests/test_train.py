@@ -49,8 +49,9 @@ def _final_state(run_dir):
 
 
 def test_killed_run_resumes_to_identical_result(tmp_path):
-    args = ["model=resnet18_narrow", "data.batch_size=32", "trainer.max_steps=60", "trainer.ckpt_every=10",
-            "trainer.log_every=5", "trainer.progress=false", "logger=wandb"]
+    args = ["model=resnet18_narrow", "data.batch_size=32", "trainer.max_steps=60",
+            "trainer.ckpt_every=10", "trainer.log_every=5", "trainer.progress=false",
+            "logger=wandb"]
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     run_train(*args, f"hydra.run.dir={straight}")
     proc = subprocess.Popen([sys.executable, TRAIN, *args, f"hydra.run.dir={resumed}"], cwd=ROOT,

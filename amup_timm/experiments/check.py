@@ -271,11 +271,13 @@ class CheckOnMultirunEnd(Callback):
         self.axis, self.select = axis, select
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """Stop before any job when the family has no knob for the check's axis (an exit:
-        Hydra turns a callback's exceptions into warnings)."""
+        """Stop before any job when the family has no knob for the check's axis, or the grid
+        no center for the optimizer config chosen (an exit: Hydra turns a callback's
+        exceptions into warnings)."""
         if config.check.stage == "grid":
             from omegaconf import OmegaConf
 
+            from ..config import grid_point
             from ..knobs import KnobError, scale_depth, scale_width
 
             scale = scale_depth if self.axis == "depth" else scale_width
@@ -284,6 +286,12 @@ class CheckOnMultirunEnd(Callback):
                       OmegaConf.to_container(config.model.kwargs, resolve=True), 2)
             except KnobError as e:
                 raise SystemExit(f"the {self.axis} check cannot scale this model: {e}") from e
+            if OmegaConf.is_interpolation(config.check, "grid_center"):  # the table's entry
+                choice = config.hydra.runtime.choices.get("optim")
+                try:
+                    grid_point(config.check.grid_centers.get(choice) if choice else None, 0)
+                except ValueError as e:
+                    raise SystemExit(f"optim={choice}: {e}") from e
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if config.check.stage != "grid":  # the callback's own refine and transfer multiruns
