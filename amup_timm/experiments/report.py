@@ -51,12 +51,12 @@ def _pyplot():
     return plt
 
 
-def _clip(ax) -> None:
+def _clip(ax, margin: float = 0.05) -> None:
     """Keep the useful range: runs that blew up without overflowing flatten every curve."""
     ys = sorted(y for line in ax.get_lines() for y in line.get_ydata() if math.isfinite(y))
     if ys:
         top = min(ys[-1], ys[0] + 3 * (ys[len(ys) // 2] - ys[0]) + 1e-3)
-        ax.set_ylim(ys[0] - 0.05 * (top - ys[0]) - 1e-3, top)
+        ax.set_ylim(ys[0] - margin * (top - ys[0]) - 1e-3, top)
 
 
 # -- the check -------------------------------------------------------------------------------
@@ -319,11 +319,7 @@ def fit_plots(result: dict, out: Path, measure: str = "minimal_path") -> list[Pa
                          if len(result["groups"]) > 1 else f"{r['model']} d={r['depth']}")
     ax1.set(xscale="log", yscale="log", xlabel=f"L ({measure})", ylabel="eta*",
             title="best LR against depth (solid: fit, dashed: law)")
-    losses = sorted(loss for g in result["groups"] for r in g["rows"] for _, loss, _ in r["curve"]
-                    if loss is not None and math.isfinite(loss))
-    if losses:  # runs that blew up without overflowing would flatten every curve
-        top = min(losses[-1], losses[0] + 3 * (losses[len(losses) // 2] - losses[0]) + 1e-3)
-        ax2.set_ylim(losses[0] - 0.02 * (top - losses[0]) - 1e-3, top)
+    _clip(ax2, margin=0.02)
     ax2.set(xscale="log", xlabel="learning rate", ylabel=f"train loss ({result['select']})",
             title="loss against LR per depth (diverged LRs omitted)")
     for ax in (ax1, ax2):
