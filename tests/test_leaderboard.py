@@ -33,8 +33,8 @@ def records(am_losses, std_losses):
 
 def test_rows_gap_regret_and_a_clear_win():
     b = board(records([0.30, 0.33], [0.41, 0.41]))
-    assert b.best[16]["scheme"] == "standard" and b.best[16]["lr"] == 0.3  # by validation
-    assert b.best[16]["loss"] == pytest.approx(0.41)  # reported on test
+    assert b.best[16].scheme == "standard" and b.best[16].lr == 0.3  # by validation
+    assert b.best[16].loss == pytest.approx(0.41)  # reported on test
     am = next(r for r in b.rows if r.arm == "am_mup")
     assert am.loss == pytest.approx(0.315) and am.loss_range == (0.30, 0.33)
     assert am.gap == pytest.approx(0.315 - 0.41)

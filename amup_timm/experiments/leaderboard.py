@@ -38,12 +38,23 @@ class ArmRow:
 
 
 @dataclass
+class BestCell:
+    """The best grid cell at one depth: picked on the selection loss, reported on test."""
+
+    scheme: str
+    lr: float
+    select_loss: float
+    loss: float  # seed-mean test loss
+    acc: float  # seed-mean test accuracy
+
+
+@dataclass
 class Board:
     """Rows per depth, the best grid cell per depth, and the named arm."""
 
     axis: str
     rows: list[ArmRow] = field(default_factory=list)
-    best: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    best: dict[Any, BestCell] = field(default_factory=dict)
     named: str | None = None
     call: str = ""
     overrides: list[str] = field(default_factory=list)
@@ -78,9 +89,9 @@ def board(records: list[Record], axis: str = "depth", select: str = "val") -> Bo
                 continue
             runs = [r for r in recs if r.lr == star[0]]
             loss = _mean([_test(r)[0] for r in runs])
-            if best is None or star[1] < best["select_loss"]:
-                best = {"scheme": scheme, "lr": star[0], "select_loss": star[1], "loss": loss,
-                        "acc": _mean([_test(r)[1] or 0.0 for r in runs])}
+            if best is None or star[1] < best.select_loss:
+                best = BestCell(scheme, star[0], star[1], loss,
+                                _mean([_test(r)[1] or 0.0 for r in runs]))
         if best:
             out.best[value] = best
         for arm, runs in sorted(moved[value].items()):
@@ -95,7 +106,7 @@ def board(records: list[Record], axis: str = "depth", select: str = "val") -> Bo
                 arm, value, _mean([r.lr for r in runs]), loss, (min(losses), max(losses)),
                 None if None in accs else _mean(accs),
                 None if None in accs else (min(accs), max(accs)), losses,
-                loss - best["loss"] if best else None,
+                loss - best.loss if best else None,
                 loss - _mean(at_star) if at_star else None, star[0] if star else None))
     _name(out, records)
     return out

@@ -238,9 +238,9 @@ def leaderboard_markdown(b: Board) -> str:
                      f"{_f(r.gap, '+.4f')} | {_f(r.regret, '+.4f')} | "
                      f"{_f(r.eta_star, '.3g')} |")
     for value, best in sorted(b.best.items()):
-        lines.append(f"\nBest grid at {b.axis} {value}: {best['scheme']} at LR "
-                     f"{best['lr']:.3g}, test loss {_f(best['loss'], '.4f')}, acc "
-                     f"{100 * best['acc']:.1f}%")
+        lines.append(f"\nBest grid at {b.axis} {value}: {best.scheme} at LR "
+                     f"{best.lr:.3g}, test loss {_f(best.loss, '.4f')}, acc "
+                     f"{100 * best.acc:.1f}%")
     lines += ["", f"Named: {b.call}."]
     if b.overrides:
         lines.append(f"Train a deeper model with it: `amup-train {' '.join(b.overrides)} "
