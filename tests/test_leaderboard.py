@@ -50,3 +50,18 @@ def test_overlapping_seeds_are_within_noise_and_the_decay_rule_is_named():
     tau = board([r for r in records([0.95, 0.95], [0.96, 0.97]) if r.arm != "am_mup"])
     assert tau.named == "am_mup_tau" and tau.overrides == ["amup.scheme=am_mup",
                                                            "amup.wd_rule=tau"]
+
+
+def test_an_arm_whose_seeds_diverged_says_how_many():
+    """A diverged arm is listed with the share of its seeds that diverged (its finite seeds'
+    losses kept where only some did), and never named."""
+    recs = records([0.30, 0.33], [0.41, 0.41])
+    recs += [rec("completep", "completep", 16, 3.0, 0, 0.0, status="diverged"),
+             rec("completep", "completep", 16, 3.0, 1, 0.0, status="diverged"),
+             rec("depth_mup", "depth_mup", 16, 0.2, 0, 0.35),
+             rec("depth_mup", "depth_mup", 16, 0.2, 1, 0.0, status="diverged")]
+    b = board(recs)
+    text = leaderboard_markdown(b)
+    assert "| 16 | completep | 3 | diverged (2 of 2 seeds) | - |" in text
+    assert "| 16 | depth_mup | 0.2 | diverged (1 of 2 seeds) | diverged (0.3500-diverged) |" in text
+    assert b.named == "am_mup"

@@ -231,10 +231,12 @@ def leaderboard_markdown(b: Board) -> str:
     lines = [f"| {b.axis} | arm | LR | test acc (seeds) | test loss (seeds) | gap to best grid |"
              " own regret | eta* of its scheme |", "|---|---|---|---|---|---|---|---|"]
     for r in sorted(b.rows, key=lambda r: (r.value, r.loss)):
+        diverged = sum(math.isinf(x) for x in r.seeds)
         acc = (f"{100 * r.acc:.1f}% ({100 * r.acc_range[0]:.1f}-{100 * r.acc_range[1]:.1f})"
-               if r.acc is not None else "diverged")
-        lines.append(f"| {r.value} | {r.arm} | {_f(r.lr, '.3g')} | {acc} | {_f(r.loss, '.4f')} "
-                     f"({_f(r.loss_range[0], '.4f')}-{_f(r.loss_range[1], '.4f')}) | "
+               if r.acc is not None else f"diverged ({diverged} of {len(r.seeds)} seeds)")
+        loss = ("-" if diverged == len(r.seeds) else f"{_f(r.loss, '.4f')} "
+                f"({_f(r.loss_range[0], '.4f')}-{_f(r.loss_range[1], '.4f')})")
+        lines.append(f"| {r.value} | {r.arm} | {_f(r.lr, '.3g')} | {acc} | {loss} | "
                      f"{_f(r.gap, '+.4f')} | {_f(r.regret, '+.4f')} | "
                      f"{_f(r.eta_star, '.3g')} |")
     for value, best in sorted(b.best.items()):
