@@ -118,6 +118,21 @@ def to_config(amup: AmupConfig | dict | None) -> AmupConfig:
     return AmupConfig(**amup)
 
 
+def hydra_value(value: Any) -> str:
+    """``value`` in Hydra's override grammar (dicts, lists, strings, numbers, null)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{hydra_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(hydra_value(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return repr(value)
+
+
 def grid_point(center: float | None, offset: float) -> float:
     """log10 LR of a check's grid point: ``offset`` decades from the grid's ``center``."""
     if center is None:

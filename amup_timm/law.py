@@ -94,7 +94,7 @@ def resolve_reference(name: str, kwargs: dict[str, Any], cfg: AmupConfig,
             raise ValueError(
                 f"amup.ref_depth={cfg.ref_depth}: {name} is built with {stages[0]}="
                 f"{kwargs[stages[0]]}, which the reference {ref} would inherit, so it would be "
-                f"the target's depth. Give the reference's blocks with amup.ref_kwargs="
+                f"the target's depth. Give the reference's blocks with ++amup.ref_kwargs="
                 f"{{{stages[0]}:[...]}}, or drop model.kwargs.{stages[0]}.")
         if timm.is_model(ref):
             return Reference(ref, {**kwargs, **cfg.ref_kwargs})

@@ -43,7 +43,7 @@ def record(**fields: Any) -> Record:
     """A run record written by hand: what ``fields`` leaves out is None, {}, a grid run of its
     scheme's own arm with the coupled decay, at path ""."""
     blank = {f.name: None for f in dataclasses.fields(Record)}
-    blank.update(kwargs={}, depths={}, scale={}, stage="grid", arm=fields.get("scheme"),
+    blank.update(kwargs={}, depths={}, scale={}, ref={}, stage="grid", arm=fields.get("scheme"),
                  wd_rule="coupled", path="")
     return Record(**{**blank, **fields})
 

@@ -65,3 +65,32 @@ def test_an_arm_whose_seeds_diverged_says_how_many():
     assert "| 16 | completep | 3 | diverged (2 of 2 seeds) | - |" in text
     assert "| 16 | depth_mup | 0.2 | diverged (1 of 2 seeds) | diverged (0.3500-diverged) |" in text
     assert b.named == "am_mup"
+
+
+def test_the_named_arms_overrides_train_a_deeper_model_at_its_transferred_lr():
+    """The overrides the verdict prints, pasted into a command that trains resnet18_narrow at
+    x4 blocks, give the LR the arm's rule transfers from the recorded reference (AM-muP: the
+    -1.5 law from x1's eta*; a fitted exponent where the arm had one)."""
+    import shlex
+
+    from hydra import compose, initialize_config_module
+
+    from amup_timm import create_model
+    from amup_timm.base_lr import resolve_lr
+    from amup_timm.experiments.leaderboard import arm_overrides
+    from amup_timm.law import law
+
+    ref = {"model": "resnet18", "kwargs": {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 128],
+                                           "stem_width": 16}, "lr": 0.2371}
+    run = rec("am_mup_tau", "am_mup", 16, 0.05, 0, 0.3, ref=ref, wd_rule="tau")
+    overrides = arm_overrides(run)
+    assert overrides[0] == "amup.scheme=am_mup" and overrides[-1] == "amup.wd_rule=tau"
+    with initialize_config_module("amup_timm.conf", version_base="1.3"):
+        cfg = compose("train", overrides=["model=resnet18_narrow", "scale.depth=4",
+                                          *shlex.split(" ".join(overrides))])
+    assert cfg.amup.wd_rule == "tau" and cfg.amup.ref_lr == 0.2371
+    model = create_model("resnet18", cfg.amup, num_classes=10,
+                         **{**cfg.model.kwargs, "layers": [4, 4, 4, 4]})
+    lr, record = resolve_lr(model, cfg.optim, None)
+    assert record["L"] == 22 and record["L_ref"] == 10  # minimal path, x4 and x1 blocks
+    assert lr == pytest.approx(law(0.2371, 22, 10))

@@ -28,6 +28,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from ..config import hydra_value
 from ..knobs import nominal_depth
 from .eta import DEFAULT_SELECT, SELECT_HELP, cell_losses, eta_star
 from .leaderboard import board
@@ -36,21 +37,6 @@ from .report import check_summary, leaderboard_markdown, log_check, write_check
 from .verdict import Verdict, axis_value, verdict
 
 log = logging.getLogger(__name__)
-
-
-def hydra_value(value: Any) -> str:
-    """``value`` in Hydra's override grammar (dicts, lists, strings, numbers, null)."""
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{k}:{hydra_value(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(hydra_value(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return repr(value)
 
 
 def multirun(out: Path, overrides: list[str], extra: list[str], drop: tuple[str, ...] = ()

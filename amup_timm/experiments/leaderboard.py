@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import hydra_value
 from .eta import eta_star
 from .records import Record
 from .verdict import axis_value
@@ -133,9 +134,21 @@ def _name(out: Board, records: list[Record]) -> None:
     else:
         out.call = (f"at {out.axis} {deepest}: {named.arm} is lowest (test loss "
                     f"{named.loss:.4f} vs {std.loss:.4f}) but within seed noise of timm's one LR")
-    run = next(r for r in records if r.stage == "transfer" and r.arm == named.arm)
-    out.overrides = [f"amup.scheme={run.scheme}"]
+    out.overrides = arm_overrides(
+        next(r for r in records if r.stage == "transfer" and r.arm == named.arm))
+
+
+def arm_overrides(run: Record) -> list[str]:
+    """The ``amup.*`` overrides that train a deeper model as an arm's transfer ``run`` was
+    trained: its scheme, reference (model, kwargs, eta*), fitted exponent and decay rule,
+    quoted for a shell."""
+    out = [f"amup.scheme={run.scheme}"]
+    if run.ref:
+        out += [f"amup.ref_model={run.ref['model']}", f"amup.ref_lr={run.ref['lr']:.4g}"]
+        if run.ref["kwargs"]:
+            out.append(f"'++amup.ref_kwargs={hydra_value(run.ref['kwargs'])}'")
     if run.exponent_from:
-        out.overrides.append(f"amup.exponent_from={run.exponent_from}")
+        out.append(f"amup.exponent_from={run.exponent_from}")
     if run.wd_rule != "coupled":
-        out.overrides.append(f"amup.wd_rule={run.wd_rule}")
+        out.append(f"amup.wd_rule={run.wd_rule}")
+    return out

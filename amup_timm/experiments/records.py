@@ -108,6 +108,7 @@ class Record:
     arm: str  # a check's arm (its scheme where the check names none)
     wd_rule: str  # amup.wd_rule
     exponent_from: str | None  # amup.exponent_from
+    ref: dict[str, Any]  # the reference its LR was transferred from: model, kwargs, lr ({}: none)
     scale: dict[str, Any]  # a check's scale.<axis> values
     wall_s: float | None
     step_s: float | None  # steady-state seconds a training step (after the first)
@@ -146,10 +147,19 @@ class Record:
                    arm=(cfg.get("check") or {}).get("arm") or scheme,
                    wd_rule=(cfg.get("amup") or {}).get("wd_rule", "coupled"),
                    exponent_from=(cfg.get("amup") or {}).get("exponent_from"),
+                   ref=_reference(cfg.get("amup") or {}),
                    scale=cfg.get("scale") or {}, wall_s=res.get("wall_s"),
                    step_s=(res.get("timing") or {}).get("step_s"),
                    steps=res.get("steps"), max_steps=res.get("max_steps"),
                    error=res.get("error"), path=where)
+
+
+def _reference(amup: dict) -> dict[str, Any]:
+    """The reference named in a run's amup config (a transfer run's), or {}."""
+    if amup.get("ref_model") is None or not isinstance(amup.get("ref_lr"), (int, float)):
+        return {}
+    return {"model": amup["ref_model"], "kwargs": amup.get("ref_kwargs") or {},
+            "lr": float(amup["ref_lr"])}
 
 
 def _law_exponent(amup: dict, optimizer: str | None) -> float | None:

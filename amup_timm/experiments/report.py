@@ -245,8 +245,8 @@ def leaderboard_markdown(b: Board) -> str:
                      f"{100 * best.acc:.1f}%")
     lines += ["", f"Named: {b.call}."]
     if b.overrides:
-        lines.append(f"Train a deeper model with it: `amup-train {' '.join(b.overrides)} "
-                     "amup.ref_depth=<tuned depth> optim.lr=<its eta*>`")
+        lines.append("Train a deeper model with it (these overrides added to the command that "
+                     f"trains it): `{' '.join(b.overrides)}`")
     return "\n".join(lines)
 
 
