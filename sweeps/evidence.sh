@@ -8,6 +8,11 @@
 # the recipe users run: SGD momentum for the ResNets, AdamW for ViT/ConvNeXt) and paper (the
 # paper's protocol: 100 plain-SGD steps, mean training loss, 3 seeds).
 #   bash sweeps/evidence.sh resnet18_narrow leaderboard
+# and width_fmnist (muP against SP across width at the leaderboard's recipe) and combined_fmnist
+# (tuned at depth and width x1, trained at x4, x4 with muP and the depth arm the family's
+# leaderboard named: resnet18_slim takes resnet18_narrow's, vit_narrow its own):
+#   bash sweeps/evidence.sh resnet18_slim width_fmnist
+#   bash sweeps/evidence.sh vit_narrow combined_fmnist
 #   bash sweeps/evidence.sh convnext_narrow all data.img_size=32
 #   bash sweeps/evidence.sh resnet18_slim width
 # Each check writes multirun/evidence/<model>/<check>_<optim>/ and resumes where it stopped.
@@ -16,10 +21,11 @@ cd "$(dirname "$0")/.."
 model=$1; which=${2:-all}; extra=("${@:3}")
 declare -A sweeps=([short]=transfer_check [long]=transfer_check_long [width]=width_check_long
                     [width1500]=width_check_1500 [combined]=combined_check_long
-                    [leaderboard]=leaderboard_long [paper]=transfer_check)
+                    [leaderboard]=leaderboard_long [paper]=transfer_check
+                    [width_fmnist]=width_check_fmnist [combined_fmnist]=combined_check_fmnist)
 [[ $which == all || -v "sweeps[$which]" ]] || {
   echo "unknown check '$which': short, long, all (short and long), width, width1500, combined," \
-       "leaderboard or paper" >&2
+       "leaderboard, paper, width_fmnist or combined_fmnist" >&2
   exit 2; }
 if [[ $which == leaderboard ]]; then  # one recipe a family, its depths fixed here
   case $model in
@@ -31,6 +37,23 @@ if [[ $which == leaderboard ]]; then  # one recipe a family, its depths fixed he
   esac
   exec python train.py -m +sweeps=$sweep model=$model "${family[@]}" "${extra[@]}" \
     hydra.sweep.dir=multirun/evidence/$model/leaderboard_$optim
+fi
+if [[ $which == width_fmnist || $which == combined_fmnist ]]; then  # the family's recipe
+  case $model in
+    vit_narrow|convnext_narrow) optim=adamw; suffix=_adamw; depth_family=$model ;;
+    *) optim=sgd; suffix=; depth_family=resnet18_narrow ;;
+  esac
+  family=()
+  if [[ $which == combined_fmnist ]]; then  # the arm the depth family's leaderboard named
+    board=multirun/evidence/$depth_family/leaderboard_$optim
+    [[ -d $board ]] || board=docs/data/evidence/runs/$depth_family/leaderboard_$optim.tar.gz
+    arm=$(python -m amup_timm.check "$board" --named-arm)
+    scheme=$(sed -E "s/.*scheme:'([a-z_]+)'.*/\1/" <<< "$arm")
+    schemes=am_mup,standard; [[ $scheme == am_mup || $scheme == standard ]] || schemes+=,$scheme
+    family=("amup.scheme=$schemes" "hydra.callbacks.multirun_end.named_arm=$arm")
+  fi
+  exec python train.py -m +sweeps=${sweeps[$which]}$suffix model=$model "${family[@]}" \
+    "${extra[@]}" hydra.sweep.dir=multirun/evidence/$model/${which}_$optim
 fi
 if [[ $which == paper ]]; then
   exec python train.py -m +sweeps=transfer_check model=$model data=fashion_mnist data.img_size=28 \

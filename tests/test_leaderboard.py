@@ -94,3 +94,15 @@ def test_the_named_arms_overrides_train_a_deeper_model_at_its_transferred_lr():
     lr, record = resolve_lr(model, cfg.optim, None)
     assert record["L"] == 22 and record["L_ref"] == 10  # minimal path, x4 and x1 blocks
     assert lr == pytest.approx(law(0.2371, 22, 10))
+
+
+def test_a_named_fitted_arm_carries_its_exponent_to_another_check():
+    """An arm that fitted its exponent is named with its exponent_from for amup-train, and as
+    another check's arm with the exponent it trained with (its fit's directory is not packed)."""
+    recs = records([0.30, 0.33], [0.41, 0.41])
+    recs += [rec("am_mup_fit", "am_mup", 16, 0.5, s, 0.2, exponent_from="sweep/exponent/fit",
+                 transfer_exponent=0.8554) for s in (0, 1)]
+    b = board(recs)
+    assert b.named == "am_mup_fit" and "amup.exponent_from=sweep/exponent/fit" in b.overrides
+    assert b.arm == {"name": "am_mup_fit", "scheme": "am_mup",
+                     "overrides": ["amup.exponent=0.8554"]}

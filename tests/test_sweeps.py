@@ -8,7 +8,7 @@ import pytest
 from helpers import ROOT, run_train, train_here
 
 from amup_timm.experiments import fit, report
-from amup_timm.config import AmupConfig, register_configs
+from amup_timm.config import AmupConfig, hydra_value, register_configs
 from amup_timm.experiments.eta import eta_star
 from amup_timm.experiments.records import collect
 from amup_timm.experiments.reference_runs import read_reference
@@ -297,3 +297,48 @@ def test_leaderboard_plan_from_its_config(sweep, arms):
     else:
         assert cfg.optim.opt == "momentum" and cfg.optim.momentum == 0.9
         assert cfg.optim.weight_decay == 5e-4
+
+
+@pytest.mark.parametrize("sweep, widths, opt, center", [
+    ("width_check_fmnist", "1,2,4,8", "momentum", -1.0),
+    ("width_check_fmnist_adamw", "1,2,4", "adamw", -2.5)])
+def test_width_check_on_fashion_mnist_runs_the_leaderboards_recipe(sweep, widths, opt, center):
+    """The width check on Fashion-MNIST: muP against SP over its widths, 1,000 steps of batch
+    128 with cosine and warmup, eta* on the validation split, 2 seeds, the family's recipe."""
+    from hydra.utils import instantiate
+
+    cfg = compose_job(f"+sweeps={sweep}", "model=resnet18_slim")
+    params = cfg.hydra.sweeper.params
+    assert str(params["scale.width"]) == widths and str(params["trainer.seed"]) == "0,1"
+    assert str(params["amup.scheme"]) == "am_mup,standard"
+    assert cfg.data.name == "fashion_mnist" and cfg.data.batch_size == 128
+    assert cfg.trainer.max_steps == 1000 and cfg.sched.sched == "cosine"
+    assert cfg.optim.opt == opt and cfg.check.grid_center == center
+    assert cfg.amup.ref_model == "resnet18"  # muP multipliers from the x1 model
+    plan = instantiate(cfg.hydra.callbacks.multirun_end).plan
+    assert plan.axis == "width" and plan.select == "val"
+
+
+@pytest.mark.parametrize("named, arms", [
+    ({"name": "depth_mup", "scheme": "depth_mup", "overrides": []},
+     ["depth_mup", "am_mup", "mup_only", "standard"]),
+    ({"name": "am_mup_fit", "scheme": "am_mup", "overrides": ["amup.exponent=0.8554"]},
+     ["am_mup_fit", "am_mup", "mup_only", "standard"]),
+    ({"name": "am_mup", "scheme": "am_mup", "overrides": []}, ["am_mup", "mup_only", "standard"])])
+def test_combined_check_carries_the_named_depth_arm(named, arms):
+    """The combined check trains (x4, x4) with muP and the leaderboard's named arm (its scheme
+    and overrides: a fitted exponent, a decay rule), beside muP with the law, muP alone and SP;
+    an arm that trains as one already listed runs once. Width follows depth. (The value as
+    `python -m amup_timm.check LEADERBOARD --named-arm` prints it.)"""
+    from hydra.utils import instantiate
+
+    cfg = compose_job("+sweeps=combined_check_fmnist", "model=resnet18_slim", "scale.depth=4",
+                      f"hydra.callbacks.multirun_end.named_arm={hydra_value(named)}")
+    assert cfg.scale.width == 4 and cfg.amup.exponent == 0 and cfg.data.name == "fashion_mnist"
+    plan = instantiate(cfg.hydra.callbacks.multirun_end).plan
+    assert [a.name for a in plan.arms] == arms
+    assert plan.transfer_overrides == ("amup.exponent=-1.5",)
+    assert next(a for a in plan.arms if a.name == "mup_only").overrides == ("amup.exponent=0",)
+    assert plan.targets == (4,) and plan.target_values == (4,) and plan.refine_values == (1,)
+    if "am_mup_fit" in arms:  # its own exponent comes after the law's, so it wins
+        assert plan.arms[0].overrides == ("amup.exponent=0.8554",)

@@ -209,6 +209,9 @@ def transfer(sweep: Path, overrides: list[str], plan: Plan, arm: Arm) -> None:
     axis = plan.axis
     recs = collect(sweep)
     ref = references(recs, axis, plan.select).get(arm.scheme)
+    if ref is None and arm.scheme not in {r.scheme for r in recs}:
+        log.warning("arm %s: no grid of amup.scheme=%s to transfer from; add it to the "
+                    "sweep's amup.scheme", arm.name, arm.scheme)
     targets = plan.targets if plan.targets is not None else (ref or {}).get("targets")
     if ref is None or not targets:
         return
@@ -237,7 +240,7 @@ class CheckOnMultirunEnd(Callback):
                  refine_step: float = 0.125, refine_points: int = 2,
                  transfer_overrides: tuple[str, ...] = (), arms: list | None = None,
                  targets: list | None = None, refine_values: list | None = None,
-                 target_grids: dict | None = None):
+                 target_grids: dict | None = None, named_arm: dict | None = None):
         from omegaconf import OmegaConf
 
         def plain(x: Any) -> Any:
@@ -245,11 +248,17 @@ class CheckOnMultirunEnd(Callback):
 
         grids = plain(target_grids) or {}
         self.measure = measure
+        arms = [Arm(a["name"], a.get("scheme", a["name"]), tuple(a.get("overrides", ())),
+                    tuple(a.get("exponent_from", ()))) for a in plain(arms) or ()]
+        if named_arm:  # another check's named arm, unless an arm here trains the same way
+            named = plain(named_arm)
+            arm = Arm(named["name"], named.get("scheme", named["name"]),
+                      tuple(named.get("overrides", ())))
+            if all((a.scheme, a.overrides) != (arm.scheme, arm.overrides) for a in arms):
+                arms.insert(0, arm)
         self.plan = Plan(
             axis, select, refine_step, refine_points, tuple(plain(transfer_overrides) or ()),
-            tuple(Arm(a["name"], a.get("scheme", a["name"]), tuple(a.get("overrides", ())),
-                      tuple(a.get("exponent_from", ()))) for a in plain(arms))
-            if arms else None,
+            tuple(arms) or None,
             tuple(plain(targets)) if targets is not None else None,
             tuple(plain(refine_values)) if refine_values is not None else None,
             tuple(grids.get("values", ())), tuple(grids.get("schemes", ())),
@@ -305,7 +314,7 @@ def judge(records: list[Record], axis: str, select: str, measure: str) -> Verdic
     return result
 
 
-def main(argv: list[str] | None = None, quiet: bool = False) -> Verdict:
+def main(argv: list[str] | None = None, quiet: bool = False) -> Verdict | None:
     p = argparse.ArgumentParser(prog="python -m amup_timm.check",
                                 description="the verdict of a transfer check's records")
     p.add_argument("sweep", help="the check's multirun directory, or its packed records "
@@ -316,10 +325,21 @@ def main(argv: list[str] | None = None, quiet: bool = False) -> Verdict:
     p.add_argument("--measure", default="minimal_path")
     p.add_argument("--out", default=None, help="default: SWEEP/verdict (packed records: "
                                                "the unpacked copy's, in the cache)")
+    p.add_argument("--named-arm", action="store_true",
+                   help="print only the leaderboard's named arm, as the value of another "
+                        "check's hydra.callbacks.multirun_end.named_arm")
     args = p.parse_args(argv)
     sweep = unpacked(args.sweep)
     cfg = _sweep_config(sweep)
     cb = cfg["callback"]
+    if args.named_arm:
+        b = board(collect(sweep), args.axis or cb.get("axis", "depth"),
+                  args.select or cb.get("select", DEFAULT_SELECT))
+        if not b.arm:
+            raise SystemExit(f"{args.sweep}: no arm is named ({b.call}); run the leaderboard "
+                             "(+sweeps=leaderboard_long) until its transfers finish")
+        print(hydra_value(b.arm))
+        return None
     result = judge(collect(sweep), args.axis or cb.get("axis", "depth"),
                    args.select or cb.get("select", DEFAULT_SELECT), args.measure)
     result.command = "amup-train -m " + " ".join(cfg.get("overrides", []))

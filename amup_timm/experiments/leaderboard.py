@@ -58,7 +58,8 @@ class Board:
     best: dict[Any, BestCell] = field(default_factory=dict)
     named: str | None = None
     call: str = ""
-    overrides: list[str] = field(default_factory=list)
+    overrides: list[str] = field(default_factory=list)  # amup-train's, for the named arm
+    arm: dict[str, Any] = field(default_factory=dict)  # the named arm as another check's arm
 
 
 def _test(r: Record) -> tuple[float, float | None]:
@@ -134,8 +135,12 @@ def _name(out: Board, records: list[Record]) -> None:
     else:
         out.call = (f"at {out.axis} {deepest}: {named.arm} is lowest (test loss "
                     f"{named.loss:.4f} vs {std.loss:.4f}) but within seed noise of timm's one LR")
-    out.overrides = arm_overrides(
-        next(r for r in records if r.stage == "transfer" and r.arm == named.arm))
+    run = next(r for r in records if r.stage == "transfer" and r.arm == named.arm)
+    out.overrides = arm_overrides(run)
+    out.arm = {"name": named.arm, "scheme": run.scheme, "overrides": [
+        o for o in out.overrides[1:] if o.startswith("amup.wd_rule=")]}
+    if run.exponent_from and run.transfer_exponent is not None:  # the fitted exponent itself
+        out.arm["overrides"].insert(0, f"amup.exponent={run.transfer_exponent:.4g}")
 
 
 def arm_overrides(run: Record) -> list[str]:

@@ -109,6 +109,7 @@ class Record:
     wd_rule: str  # amup.wd_rule
     exponent_from: str | None  # amup.exponent_from
     ref: dict[str, Any]  # the reference its LR was transferred from: model, kwargs, lr ({}: none)
+    transfer_exponent: float | None  # the depth-law exponent that transfer used (a fitted one)
     scale: dict[str, Any]  # a check's scale.<axis> values
     wall_s: float | None
     step_s: float | None  # steady-state seconds a training step (after the first)
@@ -148,6 +149,7 @@ class Record:
                    wd_rule=(cfg.get("amup") or {}).get("wd_rule", "coupled"),
                    exponent_from=(cfg.get("amup") or {}).get("exponent_from"),
                    ref=_reference(cfg.get("amup") or {}),
+                   transfer_exponent=amup.get("exponent") if amup.get("ref_lr") else None,
                    scale=cfg.get("scale") or {}, wall_s=res.get("wall_s"),
                    step_s=(res.get("timing") or {}).get("step_s"),
                    steps=res.get("steps"), max_steps=res.get("max_steps"),
