@@ -161,7 +161,8 @@ class Context:
 
 
 def setup(cfg: DictConfig, run_dir: Path, multirun: bool) -> Context:
-    """Threads, process group, device, seed and precision."""
+    """The run directory, threads, process group, device, seed and precision."""
+    run_dir.mkdir(parents=True, exist_ok=True)  # a run_dir=... given by hand may not exist
     setup_threads(cfg, multirun)
     rank, world, device = setup_device(cfg)
     torch.manual_seed(cfg.trainer.seed)

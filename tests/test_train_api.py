@@ -43,9 +43,10 @@ def test_bad_input_fails_before_training(tmp_path, args, message):
 def test_a_job_done_before_is_skipped_and_no_other(tmp_path):
     """A multirun started again skips a job whose results.json has its overrides and ended
     (finished or diverged); a changed override or a failed job runs again."""
-    res = train_here(*TINY, "trainer.max_steps=3", "logger=none", run_dir=tmp_path)
-    assert done_before(tmp_path, res["overrides"])["final"] == res["final"]
-    assert done_before(tmp_path, [*res["overrides"], "optim.lr=0.5"]) is None
+    run_dir = tmp_path / "given" / "by_hand"  # run_dir=... that does not exist yet
+    res = train_here(*TINY, "trainer.max_steps=3", "logger=none", run_dir=run_dir)
+    assert done_before(run_dir, res["overrides"])["final"] == res["final"]
+    assert done_before(run_dir, [*res["overrides"], "optim.lr=0.5"]) is None
     (tmp_path / "results.json").write_text('{"status": "failed", "overrides": []}')
     assert done_before(tmp_path, []) is None
 
