@@ -19,9 +19,9 @@ every model lookup of amup_timm does it first.
 from importlib import import_module
 from typing import Any
 
-_API = {"AmupConfig": "config", "ModelReport": "report", "Probe": "experiments.probe",
+_API = {"AmupConfig": "config", "ModelReport": "model_report", "Probe": "experiments.probe",
         "StructureError": "structure", "Transfer": "law", "apply_lr_scale": "width",
-        "create_model": "factory", "create_optimizer": "optim", "describe": "report",
+        "create_model": "factory", "create_optimizer": "optim", "describe": "model_report",
         "param_groups": "width", "resolve_reference": "law", "transfer_lr": "law"}
 __all__ = sorted(_API)
 

@@ -14,7 +14,7 @@ from .experiments.reference_runs import apply_exponent_from, apply_ref_run
 from .hooks import multiply_output
 from .law import Resolved, resolve, transfer, width_twin_kwargs
 from .registry import build_meta, check_model_name
-from .report import ModelReport, describe
+from .model_report import ModelReport, describe
 from .schemes import get_scheme
 from .width import (
     WidthMult,

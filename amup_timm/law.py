@@ -14,7 +14,7 @@ from torch import nn
 from .config import AmupConfig, to_config
 from .knobs import DEPTH_INT, DEPTH_KWARGS, DEPTH_STAGES, NAMED_DEPTH
 from .registry import build_meta, check_model_name
-from .report import ModelReport, describe
+from .model_report import ModelReport, describe
 from .schemes import get_scheme
 from .width import is_adam_like
 

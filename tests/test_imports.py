@@ -75,7 +75,7 @@ LAYERS = [
     {"conf", "config", "registry", "hooks", "structure", "data", "models",
      "experiments"},  # pieces that stand alone
     {"knobs", "depth", "width"},  # a family's knobs, depth measures, muP shapes
-    {"report"},  # what AM-muP sees in a model
+    {"model_report"},  # what AM-muP sees in a model
     {"schemes"},  # depth parametrizations
     {"experiments.records", "experiments.eta"},  # results.json, reading runs; eta* of a grid
     {"experiments.fit"},  # eta*(L) from records
@@ -89,7 +89,7 @@ LAYERS = [
     {"experiments.refine", "train", "check", "fit", "refine", "probe", "coord"},  # commands
 ]
 CORE = {"config", "registry", "hooks", "structure", "data", "models", "knobs", "depth", "width",
-        "report", "schemes", "law", "factory", "optim", "base_lr"}
+        "model_report", "schemes", "law", "factory", "optim", "base_lr"}
 SEAMS = {("factory", "experiments.reference_runs"),  # amup.ref_run, amup.exponent_from
          ("base_lr", "experiments.probe")}  # amup.lr_rule=probe
 

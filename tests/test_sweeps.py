@@ -13,7 +13,7 @@ from amup_timm.experiments.eta import eta_star
 from amup_timm.experiments.records import collect
 from amup_timm.experiments.reference_runs import read_reference
 from amup_timm.registry import build_meta
-from amup_timm.report import describe
+from amup_timm.model_report import describe
 
 
 @pytest.fixture(scope="module")

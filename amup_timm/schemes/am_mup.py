@@ -24,7 +24,7 @@ from .base import Scheme
 
 if TYPE_CHECKING:
     from ..config import AmupConfig
-    from ..report import ModelReport
+    from ..model_report import ModelReport
 
 _WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd)
 

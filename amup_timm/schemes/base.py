@@ -14,7 +14,7 @@ from torch import nn
 
 if TYPE_CHECKING:
     from ..config import AmupConfig
-    from ..report import ModelReport
+    from ..model_report import ModelReport
 
 
 class Scheme:

@@ -22,7 +22,7 @@ from .base import Scheme
 
 if TYPE_CHECKING:
     from ..config import AmupConfig
-    from ..report import ModelReport
+    from ..model_report import ModelReport
 
 
 class DepthMup(Scheme):

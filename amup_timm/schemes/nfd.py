@@ -23,7 +23,7 @@ from .depth_mup import DepthMup
 
 if TYPE_CHECKING:
     from ..config import AmupConfig
-    from ..report import ModelReport
+    from ..model_report import ModelReport
 
 
 class Nfd(DepthMup):
