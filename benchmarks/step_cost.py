@@ -26,16 +26,18 @@ RECIPE = ["data=fashion_mnist", "data.img_size=28", "data.batch_size=128", "logg
           "trainer.log_every=5"]  # timing starts after the first log interval
 
 
-def step_s(overrides: str, steps: int, out: Path) -> float:
+def step_s(overrides: str, steps: int, run_dir: Path) -> float:
     """train.py's steady-state seconds a step for ``overrides``, run to ``steps`` steps."""
-    run_dir = out / str(abs(hash(overrides)))
     cmd = [sys.executable, str(ROOT / "train.py"), *RECIPE, *overrides.split(),
            f"trainer.max_steps={steps}", f"run_dir={run_dir}"]
     env = dict(os.environ, OMP_NUM_THREADS="1", WANDB_MODE="disabled", HF_HUB_OFFLINE="1")
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{overrides}: train.py failed\n{proc.stderr[-2000:]}")
-    return json.loads((run_dir / "results.json").read_text())["timing"]["step_s"]
+    timing = json.loads((run_dir / "results.json").read_text())["timing"]
+    if timing is None:
+        raise SystemExit(f"{overrides}: too few steps to time; give --steps above 10")
+    return timing["step_s"]
 
 
 def main() -> None:
@@ -45,7 +47,8 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2, help="runs at a time (the sweeps run 2)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
-        times = list(pool.map(lambda o: step_s(o, args.steps, Path(tmp)), args.runs))
+        times = list(pool.map(lambda i: step_s(args.runs[i], args.steps, Path(tmp) / str(i)),
+                              range(len(args.runs))))
     print(f"| run (train.py overrides) | s a step | core-s per 1,000 steps |\n|---|---|---|")
     for overrides, t in zip(args.runs, times):
         print(f"| `{overrides}` | {t:.3f} | {1000 * t:.0f} |")

@@ -43,14 +43,16 @@ if [[ $which == width_fmnist || $which == combined_fmnist ]]; then  # the family
     vit_narrow|convnext_narrow) optim=adamw; suffix=_adamw; depth_family=$model ;;
     *) optim=sgd; suffix=; depth_family=resnet18_narrow ;;
   esac
-  family=()
+  family=(); [[ $model == convnext_narrow ]] && family=(data.img_size=32)
   if [[ $which == combined_fmnist ]]; then  # the arm the depth family's leaderboard named
     board=multirun/evidence/$depth_family/leaderboard_$optim
     [[ -d $board ]] || board=docs/data/evidence/runs/$depth_family/leaderboard_$optim.tar.gz
+    [[ -e $board ]] || { echo "no leaderboard of $depth_family to name the depth arm: run" \
+      "bash sweeps/evidence.sh $depth_family leaderboard first" >&2; exit 2; }
     arm=$(python -m amup_timm.check "$board" --named-arm)
-    scheme=$(sed -E "s/.*scheme:'([a-z_]+)'.*/\1/" <<< "$arm")
+    scheme=$(sed -E "s/.*scheme:'?([a-z_]+).*/\1/" <<< "$arm")
     schemes=am_mup,standard; [[ $scheme == am_mup || $scheme == standard ]] || schemes+=,$scheme
-    family=("amup.scheme=$schemes" "hydra.callbacks.multirun_end.named_arm=$arm")
+    family+=("amup.scheme=$schemes" "hydra.callbacks.multirun_end.named_arm=$arm")
   fi
   exec python train.py -m +sweeps=${sweeps[$which]}$suffix model=$model "${family[@]}" \
     "${extra[@]}" hydra.sweep.dir=multirun/evidence/$model/${which}_$optim

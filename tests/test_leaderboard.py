@@ -67,10 +67,14 @@ def test_an_arm_whose_seeds_diverged_says_how_many():
     assert b.named == "am_mup"
 
 
-def test_the_named_arms_overrides_train_a_deeper_model_at_its_transferred_lr():
+@pytest.mark.parametrize("arm, exponent, wd_rule", [
+    ("am_mup_tau", -1.5, "tau"),  # the law's exponent, the decay rule
+    ("am_mup_fit", 0.8554, "coupled")])  # an exponent fitted on the shallower depths
+def test_the_named_arms_overrides_train_a_deeper_model_at_its_transferred_lr(arm, exponent,
+                                                                           wd_rule):
     """The overrides the verdict prints, pasted into a command that trains resnet18_narrow at
-    x4 blocks, give the LR the arm's rule transfers from the recorded reference (AM-muP: the
-    -1.5 law from x1's eta*; a fitted exponent where the arm had one)."""
+    x4 blocks, give the LR the arm's rule transfers from the recorded reference (x1's eta*)
+    with the exponent it trained with, and its decay rule."""
     import shlex
 
     from hydra import compose, initialize_config_module
@@ -79,30 +83,32 @@ def test_the_named_arms_overrides_train_a_deeper_model_at_its_transferred_lr():
     from amup_timm.base_lr import resolve_lr
     from amup_timm.experiments.leaderboard import arm_overrides
     from amup_timm.law import law
+    from amup_timm.train import model_kwargs
 
     ref = {"model": "resnet18", "kwargs": {"layers": [1, 1, 1, 1], "channels": [16, 32, 64, 128],
                                            "stem_width": 16}, "lr": 0.2371}
-    run = rec("am_mup_tau", "am_mup", 16, 0.05, 0, 0.3, ref=ref, wd_rule="tau")
+    run = rec(arm, "am_mup", 16, 0.05, 0, 0.3, ref=ref, wd_rule=wd_rule,
+              transfer_exponent=exponent, optimizer="momentum")
     overrides = arm_overrides(run)
-    assert overrides[0] == "amup.scheme=am_mup" and overrides[-1] == "amup.wd_rule=tau"
+    assert overrides[0] == "amup.scheme=am_mup"
+    assert ("amup.exponent=0.8554" in overrides) == (arm == "am_mup_fit")
     with initialize_config_module("amup_timm.conf", version_base="1.3"):
         cfg = compose("train", overrides=["model=resnet18_narrow", "scale.depth=4",
                                           *shlex.split(" ".join(overrides))])
-    assert cfg.amup.wd_rule == "tau" and cfg.amup.ref_lr == 0.2371
-    model = create_model("resnet18", cfg.amup, num_classes=10,
-                         **{**cfg.model.kwargs, "layers": [4, 4, 4, 4]})
+    assert cfg.amup.wd_rule == wd_rule and cfg.amup.ref_lr == 0.2371
+    model = create_model(cfg.model.name, cfg.amup, num_classes=10, **model_kwargs(cfg))
     lr, record = resolve_lr(model, cfg.optim, None)
     assert record["L"] == 22 and record["L_ref"] == 10  # minimal path, x4 and x1 blocks
-    assert lr == pytest.approx(law(0.2371, 22, 10))
+    assert lr == pytest.approx(law(0.2371, 22, 10, exponent))
 
 
 def test_a_named_fitted_arm_carries_its_exponent_to_another_check():
-    """An arm that fitted its exponent is named with its exponent_from for amup-train, and as
-    another check's arm with the exponent it trained with (its fit's directory is not packed)."""
+    """An arm that fitted its exponent is named with the exponent it trained with, for
+    amup-train and as another check's arm (its fit's directory is not packed)."""
     recs = records([0.30, 0.33], [0.41, 0.41])
     recs += [rec("am_mup_fit", "am_mup", 16, 0.5, s, 0.2, exponent_from="sweep/exponent/fit",
                  transfer_exponent=0.8554) for s in (0, 1)]
     b = board(recs)
-    assert b.named == "am_mup_fit" and "amup.exponent_from=sweep/exponent/fit" in b.overrides
+    assert b.named == "am_mup_fit" and "amup.exponent=0.8554" in b.overrides
     assert b.arm == {"name": "am_mup_fit", "scheme": "am_mup",
                      "overrides": ["amup.exponent=0.8554"]}

@@ -50,3 +50,21 @@ def test_a_failed_jobs_unresolved_grid_lr_is_unknown_not_optim_lr():
 
     assert rec("${grid_point:${check.grid_center},${check.lr_offset}}").lr is None
     assert rec(-1.5).lr == pytest.approx(10 ** -1.5) and rec(None).lr == 0.1
+
+
+def test_a_transfer_runs_reference_is_the_one_its_results_resolved():
+    """A run whose reference came from amup.ref_run records it as resolved (model, kwargs
+    without the data set's own, eta*); a failed job falls back to its config; a run without a
+    reference has none."""
+    cfg = {"amup": {"scheme": "am_mup", "ref_run": "multirun/grid18", "ref_lr": None}}
+    resolved = {"ref_model": "resnet18", "ref_lr": 0.1, "exponent": -1.5,
+                "ref_kwargs": {"num_classes": 10, "in_chans": 1, "layers": [1, 1, 1, 1]}}
+    run = Record.from_results({"status": "finished", "amup": resolved, "config": cfg}, "run")
+    assert run.ref == {"model": "resnet18", "lr": 0.1, "kwargs": {"layers": [1, 1, 1, 1]}}
+    assert run.transfer_exponent == -1.5
+    failed = Record.from_results({"status": "failed", "config": {"amup": {
+        "scheme": "am_mup", "ref_model": "resnet18", "ref_lr": 0.2, "ref_kwargs": {}}}}, "job")
+    assert failed.ref == {"model": "resnet18", "lr": 0.2, "kwargs": {}}
+    own = Record.from_results({"status": "finished", "amup": {"ref_lr": None, "ref_model": None},
+                               "config": {"amup": {"scheme": "am_mup"}}}, "run")
+    assert own.ref == {} and own.transfer_exponent is None

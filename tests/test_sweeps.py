@@ -340,5 +340,12 @@ def test_combined_check_carries_the_named_depth_arm(named, arms):
     assert plan.transfer_overrides == ("amup.exponent=-1.5",)
     assert next(a for a in plan.arms if a.name == "mup_only").overrides == ("amup.exponent=0",)
     assert plan.targets == (4,) and plan.target_values == (4,) and plan.refine_values == (1,)
-    if "am_mup_fit" in arms:  # its own exponent comes after the law's, so it wins
-        assert plan.arms[0].overrides == ("amup.exponent=0.8554",)
+    from amup_timm.experiments.check import transfer_stage
+
+    ref = {"lr": 0.2, "model": "resnet18", "kwargs": dict(cfg.model.kwargs)}
+    for arm in plan.arms:  # a transfer job of each arm, as its stage composes it
+        stage = [o for o in transfer_stage(plan, arm, ref, (4,)) if not o.startswith("hydra.")]
+        job = compose_job("+sweeps=combined_check_fmnist", "model=resnet18_slim", *stage)
+        assert job.scale.width == job.scale.depth == 4 and job.amup.ref_lr == 0.2
+        expected = {"mup_only": 0, "am_mup_fit": 0.8554}.get(arm.name, -1.5)
+        assert job.amup.exponent == expected and job.check.arm == arm.name

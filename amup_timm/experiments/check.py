@@ -21,7 +21,7 @@ import math
 import subprocess
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -223,17 +223,28 @@ def transfer(sweep: Path, overrides: list[str], plan: Plan, arm: Arm) -> None:
         out = sweep / "exponent" / arm.name
         write_check(verdict(fitted, axis, plan.select), out)
         extra.append(f"amup.exponent_from={hydra_value(str(out))}")
-    multirun(sweep / "transfer" / arm.name, overrides, [
-        f"scale.{axis}=" + ",".join(map(str, targets)), f"amup.scheme={arm.scheme}",
-        f"check.arm={arm.name}", "check.stage=transfer", "check.lr_offset=0",
-        f"amup.ref_lr={ref['lr']!r}", f"amup.ref_model={ref['model']}",
-        f"++amup.ref_kwargs={hydra_value(ref['kwargs'])}", *plan.transfer_overrides, *extra,
-        f"hydra.sweep.subdir={axis}${{scale.{axis}}}_seed${{trainer.seed}}"])
+    multirun(sweep / "transfer" / arm.name, overrides,
+             transfer_stage(plan, replace(arm, overrides=tuple(extra)), ref, targets))
+
+
+def transfer_stage(plan: Plan, arm: Arm, ref: dict[str, Any], targets: Any) -> list[str]:
+    """The transfer stage's overrides for ``arm``: its targets, the reference (``ref``: the
+    smallest size's eta*, model and kwargs), the plan's transfer overrides, then the arm's
+    own, which win where they set the same key (Hydra keeps an override's last value)."""
+    axis = plan.axis
+    return [f"scale.{axis}=" + ",".join(map(str, targets)), f"amup.scheme={arm.scheme}",
+            f"check.arm={arm.name}", "check.stage=transfer", "check.lr_offset=0",
+            f"amup.ref_lr={ref['lr']!r}", f"amup.ref_model={ref['model']}",
+            f"++amup.ref_kwargs={hydra_value(ref['kwargs'])}", *plan.transfer_overrides,
+            *arm.overrides, f"hydra.sweep.subdir={axis}${{scale.{axis}}}_seed${{trainer.seed}}"]
 
 
 class CheckOnMultirunEnd(Callback):
     """Hydra callback of ``+sweeps=transfer_check`` and ``+sweeps=leaderboard_long``: the
-    stages of a ``Plan`` (refine, transfer, deeper grids), then the verdict."""
+    stages of a ``Plan`` (refine, transfer, deeper grids), then the verdict. ``named_arm`` adds
+    another check's named arm (``python -m amup_timm.check LEADERBOARD --named-arm``) to
+    ``arms``, unless one of them trains the same way (renamed ``named_<name>`` where its name
+    is taken)."""
 
     def __init__(self, axis: str = "depth", select: str = DEFAULT_SELECT,
                  measure: str = "minimal_path",
@@ -253,8 +264,11 @@ class CheckOnMultirunEnd(Callback):
         if named_arm:  # another check's named arm, unless an arm here trains the same way
             named = plain(named_arm)
             arm = Arm(named["name"], named.get("scheme", named["name"]),
-                      tuple(named.get("overrides", ())))
-            if all((a.scheme, a.overrides) != (arm.scheme, arm.overrides) for a in arms):
+                      tuple(named.get("overrides", ())), tuple(named.get("exponent_from", ())))
+            if all((a.scheme, a.overrides, a.exponent_from)
+                   != (arm.scheme, arm.overrides, arm.exponent_from) for a in arms):
+                if arm.name in {a.name for a in arms}:  # another recipe under the same name
+                    arm = replace(arm, name=f"named_{arm.name}")
                 arms.insert(0, arm)
         self.plan = Plan(
             axis, select, refine_step, refine_points, tuple(plain(transfer_overrides) or ()),
@@ -351,6 +365,9 @@ def main(argv: list[str] | None = None, quiet: bool = False) -> Verdict | None:
 
 def _sweep_config(sweep: Path) -> dict:
     """The check's callback settings and command-line overrides, from multirun.yaml."""
+    if not sweep.exists():
+        raise SystemExit(f"{sweep} does not exist: give a check's multirun directory or its "
+                         "packed records (docs/data/evidence/runs/<model>/<check>.tar.gz)")
     path = sweep / "multirun.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: give the directory of a "

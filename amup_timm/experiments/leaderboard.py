@@ -11,13 +11,14 @@ that any grid reached at that depth, and the arm's own regret where its scheme's
 from __future__ import annotations
 
 import math
+import shlex
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import hydra_value
 from .eta import eta_star
-from .records import Record
+from .records import Record, law_exponent
 from .verdict import axis_value
 
 
@@ -137,23 +138,29 @@ def _name(out: Board, records: list[Record]) -> None:
                     f"{named.loss:.4f} vs {std.loss:.4f}) but within seed noise of timm's one LR")
     run = next(r for r in records if r.stage == "transfer" and r.arm == named.arm)
     out.overrides = arm_overrides(run)
-    out.arm = {"name": named.arm, "scheme": run.scheme, "overrides": [
-        o for o in out.overrides[1:] if o.startswith("amup.wd_rule=")]}
-    if run.exponent_from and run.transfer_exponent is not None:  # the fitted exponent itself
-        out.arm["overrides"].insert(0, f"amup.exponent={run.transfer_exponent:.4g}")
+    out.arm = {"name": named.arm, "scheme": run.scheme, "overrides": arm_recipe(run)}
+
+
+def arm_recipe(run: Record) -> list[str]:
+    """How an arm's transfer ``run`` trained beyond its scheme's defaults: the exponent it
+    transferred with where that is not its scheme's own (a fitted or given one), its decay
+    rule."""
+    out = []
+    default = law_exponent({"scheme": run.scheme}, run.optimizer)
+    if run.transfer_exponent is not None and (
+            default is None or abs(run.transfer_exponent - default) > 1e-9):
+        out.append(f"amup.exponent={run.transfer_exponent:.4g}")
+    if run.wd_rule != "coupled":
+        out.append(f"amup.wd_rule={run.wd_rule}")
+    return out
 
 
 def arm_overrides(run: Record) -> list[str]:
-    """The ``amup.*`` overrides that train a deeper model as an arm's transfer ``run`` was
-    trained: its scheme, reference (model, kwargs, eta*), fitted exponent and decay rule,
-    quoted for a shell."""
+    """The ``amup.*`` overrides, quoted for a shell, that train a deeper model as an arm's
+    transfer ``run`` was trained: its scheme, reference (model, kwargs, eta*) and recipe."""
     out = [f"amup.scheme={run.scheme}"]
     if run.ref:
         out += [f"amup.ref_model={run.ref['model']}", f"amup.ref_lr={run.ref['lr']:.4g}"]
         if run.ref["kwargs"]:
-            out.append(f"'++amup.ref_kwargs={hydra_value(run.ref['kwargs'])}'")
-    if run.exponent_from:
-        out.append(f"amup.exponent_from={run.exponent_from}")
-    if run.wd_rule != "coupled":
-        out.append(f"amup.wd_rule={run.wd_rule}")
-    return out
+            out.append(f"++amup.ref_kwargs={hydra_value(run.ref['kwargs'])}")
+    return [shlex.quote(o) for o in out + arm_recipe(run)]

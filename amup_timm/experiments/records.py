@@ -109,7 +109,7 @@ class Record:
     wd_rule: str  # amup.wd_rule
     exponent_from: str | None  # amup.exponent_from
     ref: dict[str, Any]  # the reference its LR was transferred from: model, kwargs, lr ({}: none)
-    transfer_exponent: float | None  # the depth-law exponent that transfer used (a fitted one)
+    transfer_exponent: float | None  # the depth-law exponent its LR was transferred with
     scale: dict[str, Any]  # a check's scale.<axis> values
     wall_s: float | None
     step_s: float | None  # steady-state seconds a training step (after the first)
@@ -138,7 +138,7 @@ class Record:
         optimizer = res.get("optimizer") or optim.get("opt")
         return cls(status=res.get("status", "failed"), lr=lr, model=model, kwargs=kwargs,
                    depth=nominal_depth(model or "", kwargs), optimizer=optimizer, scheme=scheme,
-                   exponent=_law_exponent(cfg.get("amup") or {"scheme": scheme}, optimizer),
+                   exponent=law_exponent(cfg.get("amup") or {"scheme": scheme}, optimizer),
                    seed=res.get("seed", (cfg.get("trainer") or {}).get("seed")),
                    depths=amup.get("depths") or {}, train_loss=final.get("train_loss"),
                    mean_train_loss=final.get("mean_train_loss"), val_loss=final.get("val_loss"),
@@ -148,7 +148,7 @@ class Record:
                    arm=(cfg.get("check") or {}).get("arm") or scheme,
                    wd_rule=(cfg.get("amup") or {}).get("wd_rule", "coupled"),
                    exponent_from=(cfg.get("amup") or {}).get("exponent_from"),
-                   ref=_reference(cfg.get("amup") or {}),
+                   ref=_reference(amup, cfg.get("amup") or {}),
                    transfer_exponent=amup.get("exponent") if amup.get("ref_lr") else None,
                    scale=cfg.get("scale") or {}, wall_s=res.get("wall_s"),
                    step_s=(res.get("timing") or {}).get("step_s"),
@@ -156,15 +156,19 @@ class Record:
                    error=res.get("error"), path=where)
 
 
-def _reference(amup: dict) -> dict[str, Any]:
-    """The reference named in a run's amup config (a transfer run's), or {}."""
-    if amup.get("ref_model") is None or not isinstance(amup.get("ref_lr"), (int, float)):
+def _reference(record: dict, amup: dict) -> dict[str, Any]:
+    """The reference a run's LR was transferred from: as resolved in its results (a reference
+    read from amup.ref_run included), else as its amup config names it; {} for none."""
+    src = record or amup  # a failed job has no results' record
+    lr, model = src.get("ref_lr"), src.get("ref_model")
+    if model is None or not isinstance(lr, (int, float)):
         return {}
-    return {"model": amup["ref_model"], "kwargs": amup.get("ref_kwargs") or {},
-            "lr": float(amup["ref_lr"])}
+    kwargs = src.get("ref_kwargs") or {}
+    return {"model": model, "lr": float(lr),  # the data set's own kwargs are not the reference's
+            "kwargs": {k: v for k, v in kwargs.items() if k not in ("num_classes", "in_chans")}}
 
 
-def _law_exponent(amup: dict, optimizer: str | None) -> float | None:
+def law_exponent(amup: dict, optimizer: str | None) -> float | None:
     """The depth-law exponent the run's scheme predicts for its optimizer."""
     from ..config import to_config
     from ..schemes import get_scheme
