@@ -301,7 +301,7 @@ def test_leaderboard_plan_from_its_config(sweep, arms):
 
 @pytest.mark.parametrize("sweep, widths, opt, center", [
     ("width_check_fmnist", "1,2,4,8", "momentum", -1.0),
-    ("width_check_fmnist_adamw", "1,2,4", "adamw", -2.5)])
+    ("width_check_fmnist_adamw", "1,2", "adamw", -2.5)])
 def test_width_check_on_fashion_mnist_runs_the_leaderboards_recipe(sweep, widths, opt, center):
     """The width check on Fashion-MNIST: muP against SP over its widths, 1,000 steps of batch
     128 with cosine and warmup, eta* on the validation split, 2 seeds, the family's recipe."""
@@ -316,7 +316,15 @@ def test_width_check_on_fashion_mnist_runs_the_leaderboards_recipe(sweep, widths
     assert cfg.optim.opt == opt and cfg.check.grid_center == center
     assert cfg.amup.ref_model == "resnet18"  # muP multipliers from the x1 model
     plan = instantiate(cfg.hydra.callbacks.multirun_end).plan
-    assert plan.axis == "width" and plan.select == "val"
+    assert plan.axis == "width" and plan.select == "val" and plan.refine_values == (1, 2, 4)
+
+
+def test_the_vits_combined_check_trains_at_x2_without_a_grid_there():
+    from hydra.utils import instantiate
+
+    cfg = compose_job("+sweeps=combined_check_fmnist_adamw", "model=vit_narrow")
+    plan = instantiate(cfg.hydra.callbacks.multirun_end).plan
+    assert plan.targets == (2,) and plan.target_values == () and cfg.optim.opt == "adamw"
 
 
 @pytest.mark.parametrize("named, arms", [
