@@ -35,15 +35,18 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA, IMG = ROOT / "docs" / "data" / "evidence", ROOT / "docs" / "img" / "evidence"
 DEPTH_CHECKS, WIDTH_CHECKS = ("short", "long"), ("width", "width1500", "combined")
 BENCHMARK_CHECKS = ("leaderboard", "paper")  # Fashion-MNIST
+FMNIST_WIDTH_CHECKS = ("width_fmnist", "combined_fmnist")  # Fashion-MNIST, docs/width.md
 OPTIMS = ("sgd_plain", "adamw")  # the digits checks' optimizers
 RECIPES = OPTIMS + ("sgd",)  # and the benchmark's: SGD with momentum for the ResNets
 FAMILIES = ("resnet18_narrow", "resnet50_narrow", "vit_narrow", "convnext_narrow")
-CHECKS = DEPTH_CHECKS + WIDTH_CHECKS + BENCHMARK_CHECKS
+CHECKS = DEPTH_CHECKS + WIDTH_CHECKS + BENCHMARK_CHECKS + FMNIST_WIDTH_CHECKS
 NAME = re.compile(rf"(.+)_({'|'.join(CHECKS)})_({'|'.join(RECIPES)})")
+PACK = re.compile(rf"({'|'.join(CHECKS)})_({'|'.join(RECIPES)}){re.escape(PACKED)}")
 RECIPE_TEXT = {"sgd": "SGD momentum 0.9, weight decay 5e-4", "adamw": "AdamW, weight decay 0.05"}
 PAGES = {"cost": "evidence.md", "leaderboard": "evidence.md", "paper": "evidence.md",
          "glance": "evidence.md", "depth": "evidence.md", "links": "evidence.md",
-         "width": "width.md", "coord": "width.md"}
+         "width": "width.md", "coord": "width.md", "width_fmnist": "width.md",
+         "combined_fmnist": "width.md", "width_cost": "width.md"}
 
 
 def fmt(x, spec=".3g"):
@@ -129,7 +132,7 @@ def leaderboard_block(packed: Path, published: bool) -> list[str]:
     (the arms' table, the named arm and its overrides), headed by the recipe, its records, the
     verdict and plots where published, and the accuracy bar of its best run."""
     model, check = packed.parent.name, packed.name[:-len(PACKED)]
-    optim = check.split("_", 1)[1]
+    optim = PACK.fullmatch(packed.name).group(2)
     name = f"{model}_{check}"
     records = collect(packed)
     links = (f"[verdict](data/evidence/{name}.md), [curves](img/evidence/{name}_curves.png), "
@@ -162,24 +165,34 @@ def best_run(records: list[Record], bar: float = 0.88) -> str:
             f"{'clears' if acc >= bar else 'misses'} the {100 * bar:.0f}% bar.")
 
 
-def cost_table(runs: Path = DATA / "runs") -> list[str]:
-    """What the benchmark's checks cost so far, from their records: per family, check and depth
-    (x blocks), the runs, the median steady-state seconds a step and wall seconds a finished
-    run, and the core-hours (1 thread a job) as the verdict counts compute: the median a run,
-    scaled by the steps a diverged run ran, so that a run paused by other work on the machine
-    does not count its pause."""
-    out = ["| family | check | depth | runs (diverged, failed) | s a step | s a run | "
+def size(r: Record) -> str:
+    """A run's size in its check's scale: x blocks, width x, or (depth, width) x."""
+    depth, width = r.scale.get("depth", 1), r.scale.get("width", 1)
+    return (f"x{depth}" if width == 1 else f"width x{width}" if depth == 1
+            else f"(x{depth}, x{width})")
+
+
+def cost_table(runs: Path = DATA / "runs", checks: tuple[str, ...] = BENCHMARK_CHECKS
+               ) -> list[str]:
+    """What ``checks`` (the benchmark's, by default) cost so far, from their records: per
+    family, check and size, the runs, the median steady-state seconds a step and wall seconds
+    a finished run, and the core-hours (1 thread a job) as the verdict counts compute: the
+    median a run, scaled by the steps a diverged run ran, so that a run paused by other work on
+    the machine does not count its pause."""
+    out = ["| family | check | size | runs (diverged, failed) | s a step | s a run | "
            "core-hours |", "|" + "---|" * 7]
-    checks = [f for f in runs.glob(f"*/*{PACKED}") if f.name.split("_")[0] in BENCHMARK_CHECKS]
-    for packed in sorted(checks, key=lambda f: (order(f.parent.name, "paper", "sgd")[:2], f.name)):
-        by_depth: dict = {}
+    packs = [f for f in runs.glob(f"*/*{PACKED}") if (m := PACK.fullmatch(f.name))
+             and m.group(1) in checks]
+    for packed in sorted(packs, key=lambda f: (order(f.parent.name, "paper", "sgd")[:2], f.name)):
+        by_size: dict = {}
         for r in collect(packed):
-            by_depth.setdefault(r.scale.get("depth", 1), []).append(r)
-        for depth, recs in sorted(by_depth.items()):
+            by_size.setdefault((r.scale.get("depth", 1), r.scale.get("width", 1)), []).append(r)
+        for _, recs in sorted(by_size.items()):
             finished = [r for r in recs if r.status == "finished" and r.wall_s]
             run = statistics.median(r.wall_s for r in finished) if finished else None
             step = [r.step_s for r in finished if r.step_s]
-            out.append(f"| {packed.parent.name} | {packed.name[:-len(PACKED)]} | x{depth} | "
+            out.append(f"| {packed.parent.name} | {packed.name[:-len(PACKED)]} | "
+                       f"{size(recs[0])} | "
                        f"{len(recs)} ({sum(r.status == 'diverged' for r in recs)}, "
                        f"{sum(r.status == 'failed' for r in recs)}) | "
                        f"{fmt(statistics.median(step) if step else None, '.3f')} | "
@@ -259,16 +272,21 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
                      "(95%) | on its prediction (am_mup -1.5, standard 0) | regret of the "
                      "transferred LR in validation loss (seeds) | runs (diverged, failed) |",
                      "|" + "---|" * 7],
-           "leaderboard": [], "cost": cost_table(data / "runs")}
+           "leaderboard": [], "cost": cost_table(data / "runs"), "combined_fmnist": [],
+           "width_fmnist": [header[0].format("drift per doubling"), header[1]],
+           "width_cost": cost_table(data / "runs", FMNIST_WIDTH_CHECKS)}
     names = {f"{m}_{c}_{o}" for m, c, o, _ in checks}
-    for packed in sorted(data.glob(f"runs/*/leaderboard_*{PACKED}"),
-                         key=lambda f: order(f.parent.name, "leaderboard", "sgd")[:2]):
-        out["leaderboard"] += leaderboard_block(
-            packed, f"{packed.parent.name}_{packed.name[:-len(PACKED)]}" in names)
+    for table in ("leaderboard", "combined_fmnist"):  # blocks of arms, from their records
+        for packed in sorted(data.glob(f"runs/*/{table}_*{PACKED}"),
+                             key=lambda f: order(f.parent.name, "leaderboard", "sgd")[:2]):
+            out[table] += leaderboard_block(
+                packed, f"{packed.parent.name}_{packed.name[:-len(PACKED)]}" in names)
     for model, check, optim, result in checks:
         if check == "paper":
             out["paper"] += paper_rows(model, result)
-        if check in BENCHMARK_CHECKS:  # Fashion-MNIST: its own tables and leaderboard pages
+        if check == "width_fmnist":
+            out["width_fmnist"] += summary_rows(model, check, optim, result)
+        if check in BENCHMARK_CHECKS + FMNIST_WIDTH_CHECKS:  # Fashion-MNIST: their own tables
             continue
         if check in DEPTH_CHECKS:
             out["glance"].append(glance_row(model, check, optim, result))

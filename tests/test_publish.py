@@ -25,9 +25,12 @@ def test_page_tables_are_made_from_docs_data(name, tables):
     rows = tables[name]
     # every table has rows; the paper protocol's once one of its checks is published, the
     # leaderboard's once one of its checks has records
+    runs = publish.DATA / "runs"
     published = {"paper": any(c == "paper" for _, c, _, _ in publish.published()),
-                 "leaderboard": any((publish.DATA / "runs").glob("*/leaderboard_*.tar.gz"))
-                 }.get(name, True)
+                 "width_fmnist": any(c == "width_fmnist" for _, c, _, _ in publish.published()),
+                 "leaderboard": any(runs.glob("*/leaderboard_*.tar.gz")),
+                 "combined_fmnist": any(runs.glob("*/combined_fmnist_*.tar.gz")),
+                 "width_cost": any(runs.glob("*/*_fmnist_*.tar.gz"))}.get(name, True)
     assert (len(rows) > 2) == published
     assert publish.block(page, name).group(1) == "\n".join(rows) + "\n"
 
@@ -104,3 +107,13 @@ def test_the_best_run_is_picked_on_validation_and_judged_on_test():
                                       "at LR 0.1, 87.2% test accuracy over 2 seeds: misses the "
                                       "88% bar.")
     assert publish.best_run(recs, bar=0.85).endswith("clears the 85% bar.")
+
+
+def test_a_runs_size_is_named_in_its_checks_scale():
+    """The cost tables' size column: blocks for a depth check, width for a width check, both
+    for a combined one."""
+    from helpers import record
+
+    assert [publish.size(record(scale=s)) for s in (
+        {"depth": 9}, {"depth": 1, "width": 8}, {"depth": 4, "width": 4}, {})] == [
+        "x9", "width x8", "(x4, x4)", "x1"]
