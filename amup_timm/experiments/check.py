@@ -259,12 +259,13 @@ class CheckOnMultirunEnd(Callback):
 
         grids = plain(target_grids) or {}
         self.measure = measure
-        arms = [Arm(a["name"], a.get("scheme", a["name"]), tuple(a.get("overrides", ())),
-                    tuple(a.get("exponent_from", ()))) for a in plain(arms) or ()]
+        def arm_of(a: dict) -> Arm:
+            return Arm(a["name"], a.get("scheme", a["name"]), tuple(a.get("overrides", ())),
+                       tuple(a.get("exponent_from", ())))
+
+        arms = [arm_of(a) for a in plain(arms) or ()]
         if named_arm:  # another check's named arm, unless an arm here trains the same way
-            named = plain(named_arm)
-            arm = Arm(named["name"], named.get("scheme", named["name"]),
-                      tuple(named.get("overrides", ())), tuple(named.get("exponent_from", ())))
+            arm = arm_of(plain(named_arm))
             if all((a.scheme, a.overrides, a.exponent_from)
                    != (arm.scheme, arm.overrides, arm.exponent_from) for a in arms):
                 if arm.name in {a.name for a in arms}:  # another recipe under the same name
@@ -346,16 +347,16 @@ def main(argv: list[str] | None = None, quiet: bool = False) -> Verdict | None:
     sweep = unpacked(args.sweep)
     cfg = _sweep_config(sweep)
     cb = cfg["callback"]
+    axis = args.axis or cb.get("axis", "depth")
+    select = args.select or cb.get("select", DEFAULT_SELECT)
     if args.named_arm:
-        b = board(collect(sweep), args.axis or cb.get("axis", "depth"),
-                  args.select or cb.get("select", DEFAULT_SELECT))
+        b = board(collect(sweep), axis, select)
         if not b.arm:
             raise SystemExit(f"{args.sweep}: no arm is named ({b.call}); run the leaderboard "
                              "(+sweeps=leaderboard_long) until its transfers finish")
         print(hydra_value(b.arm))
         return None
-    result = judge(collect(sweep), args.axis or cb.get("axis", "depth"),
-                   args.select or cb.get("select", DEFAULT_SELECT), args.measure)
+    result = judge(collect(sweep), axis, select, args.measure)
     result.command = "amup-train -m " + " ".join(cfg.get("overrides", []))
     files = write_check(result, Path(args.out) if args.out else sweep / "verdict")
     if not quiet:
