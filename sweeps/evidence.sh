@@ -28,7 +28,8 @@ declare -A sweeps=([short]=transfer_check [long]=transfer_check_long [width]=wid
        "leaderboard, paper, width_fmnist or combined_fmnist" >&2
   exit 2; }
 if [[ $which == leaderboard ]]; then  # one recipe a family, its depths fixed here
-  shallow=("hydra.callbacks.multirun_end.target_grids.values=[2]"
+  shallow=("hydra.callbacks.multirun_end.target_grids.values=[2]"  # am_mup_fit's x2 grid
+           "hydra.callbacks.multirun_end.target_grids.schemes=[am_mup]"
            "hydra.callbacks.multirun_end.refine_values=[1]")
   case $model in
     resnet18_narrow) sweep=leaderboard_long; optim=sgd; family=() ;;
@@ -40,8 +41,10 @@ if [[ $which == leaderboard ]]; then  # one recipe a family, its depths fixed he
               "hydra.callbacks.multirun_end.target_grids.values=[2]"
               "hydra.callbacks.multirun_end.target_grids.schemes=[am_mup]"
               "hydra.callbacks.multirun_end.target_grids.lr_offsets=[-1,-0.5,0,0.5,1]") ;;
-    # within the budget (docs/evidence.md): no grid at x9, the x2 grid not refined
-    resnet50_narrow) sweep=leaderboard_long; optim=sgd; family=("${shallow[@]}") ;;
+    # within the budget (docs/evidence.md): no grid at x9, at x2 am_mup's only, not refined;
+    # the x1 grid without its outer LRs (10^-2.5 and 10^0.5 were far off resnet18_narrow's)
+    resnet50_narrow) sweep=leaderboard_long; optim=sgd
+      family=("${shallow[@]}" "check.lr_offset=-1,-0.5,0,0.5,1") ;;
     convnext_narrow) sweep=leaderboard_long_adamw; optim=adamw
       family=(data.img_size=32 "${shallow[@]}") ;;
     *) sweep=leaderboard_long; optim=sgd; family=() ;;

@@ -129,15 +129,17 @@ def paper_rows(model: str, result: dict) -> list[str]:
 
 def leaderboard_block(packed: Path, published: bool) -> list[str]:
     """A (family, recipe)'s leaderboard made from its packed records, finished or still running
-    (the arms' table, the named arm and its overrides), headed by the recipe, its records, the
-    verdict and plots where published, and the accuracy bar of its best run."""
+    (the arms' table, the named arm and its overrides), headed by the recipe and its horizon,
+    its records, the verdict and plots where published, and the accuracy bar of its best run."""
     model, check = packed.parent.name, packed.name[:-len(PACKED)]
     optim = PACK.fullmatch(packed.name).group(2)
     name = f"{model}_{check}"
     records = collect(packed)
+    steps = {r.max_steps for r in records if r.max_steps}
+    horizon = "".join(f", {n:,} steps" for n in sorted(steps))
     links = (f"[verdict](data/evidence/{name}.md), [curves](img/evidence/{name}_curves.png), "
              if published else "running, ")
-    return [f"**{model}**, {RECIPE_TEXT.get(optim, optim)} ({links}records: "
+    return [f"**{model}**, {RECIPE_TEXT.get(optim, optim)}{horizon} ({links}records: "
             f"`docs/data/evidence/runs/{model}/{check}{PACKED}`). "
             f"{best_run(records, done=published)}", "",
             leaderboard_markdown(board(records, "depth", sweep_select(str(packed)))), ""]

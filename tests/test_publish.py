@@ -54,15 +54,17 @@ def test_a_page_without_the_table_lines_names_them():
 
 
 def test_a_leaderboard_block_is_made_from_its_records_running_or_published():
-    """A (family, recipe)'s block heads its table with the recipe, its records and the best-run
-    bar; the table is the leaderboard of its records as they stand."""
+    """A (family, recipe)'s block heads its table with the recipe and its horizon (the records'
+    steps), its records and the best-run bar; the table is the leaderboard of its records as
+    they stand."""
     from amup_timm.experiments.leaderboard import board
     from amup_timm.experiments.records import collect
     from amup_timm.experiments.report import leaderboard_markdown
 
     packed = publish.DATA / "runs" / "resnet18_narrow" / "leaderboard_sgd.tar.gz"
     running = publish.leaderboard_block(packed, published=False)
-    assert running[0].startswith("**resnet18_narrow**, SGD momentum 0.9, weight decay 5e-4 "
+    assert running[0].startswith("**resnet18_narrow**, SGD momentum 0.9, weight decay 5e-4, "
+                                 "1,000 steps "
                                  "(running, records: `docs/data/evidence/runs/resnet18_narrow/"
                                  "leaderboard_sgd.tar.gz`). Best cell of the x1 grid so far")
     assert running[0].endswith("the 88% bar is judged when the check is done.")
