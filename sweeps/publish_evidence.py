@@ -149,7 +149,8 @@ def best_run(records: list[Record], bar: float = 0.88, done: bool = True) -> str
     """The shallowest grid's best cell, picked on validation (each scheme's eta*, the lowest
     validation loss among them), its seed-mean test accuracy, and whether it clears ``bar``
     (judged when the check is ``done``; before, the cell so far)."""
-    grid = once(r for r in records if r.stage in ("grid", "refine") and r.status == "finished")
+    grid = once((r for r in records if r.stage in ("grid", "refine") and r.status == "finished"),
+                lambda r: (r.scheme, r.scale.get("depth", 1)))  # a run per model, LR and seed
     if not grid:
         return "No grid run yet."
     depth = min(r.scale.get("depth", 1) for r in grid)

@@ -110,6 +110,11 @@ def test_the_best_run_is_picked_on_validation_and_judged_on_test():
                                       "at LR 0.1, 87.2% test accuracy over 2 seeds: misses the "
                                       "88% bar.")
     assert publish.best_run(recs, bar=0.85).endswith("clears the 85% bar.")
+    # every scheme's runs count, at the same LR and seed as another scheme's and in any order
+    better = [run("completep", 0.1, 0, 0.20, 0.90), run("completep", 0.1, 1, 0.22, 0.91)]
+    for order in (recs + better, better + recs):
+        assert publish.best_run(order).startswith("Best cell of the x1 grid (picked on "
+                                                  "validation): completep at LR 0.1, 90.5%")
 
 
 def test_a_runs_size_is_named_in_its_checks_scale():
