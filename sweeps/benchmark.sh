@@ -23,9 +23,8 @@ for check in "${checks[@]}"; do
 done
 for check in "${checks[@]}"; do
   family=${check%%:*} which=${check#*:}
-  extra=(); [[ $family:$which == convnext_narrow:paper ]] && extra=(data.img_size=32)
   echo "=== $(date -u +%FT%T) start $family $which"
-  bash sweeps/evidence.sh "$family" "$which" "${extra[@]}"
+  bash sweeps/evidence.sh "$family" "$which"
   rc=$?
   echo "=== $(date -u +%FT%T) end $family $which (exit $rc)"
   [[ $rc == 0 ]] || { echo "stopped: $family $which failed; fix it and run this again" >&2

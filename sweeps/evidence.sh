@@ -71,8 +71,9 @@ if [[ $which == width_fmnist || $which == combined_fmnist ]]; then  # the family
   exec python train.py -m +sweeps=${sweeps[$which]}$suffix model=$model "${family[@]}" \
     "${extra[@]}" hydra.sweep.dir=multirun/evidence/$model/${which}_$optim
 fi
-if [[ $which == paper ]]; then
-  exec python train.py -m +sweeps=transfer_check model=$model data=fashion_mnist data.img_size=28 \
+if [[ $which == paper ]]; then  # 28 px; ConvNeXt 32 (its patch-4 stem and three downsamples)
+  px=28; [[ $model == convnext_narrow ]] && px=32
+  exec python train.py -m +sweeps=transfer_check model=$model data=fashion_mnist data.img_size=$px \
     "${extra[@]}" hydra.sweep.dir=multirun/evidence/$model/paper_sgd_plain
 fi
 for horizon in short long width width1500 combined; do
