@@ -36,6 +36,7 @@ DATA, IMG = ROOT / "docs" / "data" / "evidence", ROOT / "docs" / "img" / "eviden
 DEPTH_CHECKS, WIDTH_CHECKS = ("short", "long"), ("width", "width1500", "combined")
 BENCHMARK_CHECKS = ("leaderboard", "paper")  # Fashion-MNIST
 FMNIST_WIDTH_CHECKS = ("width_fmnist", "combined_fmnist")  # Fashion-MNIST, docs/width.md
+BLOCK_TABLES = ("leaderboard", "combined_fmnist")  # one block of arms a check, no header row
 OPTIMS = ("sgd_plain", "adamw")  # the digits checks' optimizers
 RECIPES = OPTIMS + ("sgd",)  # and the benchmark's: SGD with momentum for the ResNets
 FAMILIES = ("resnet18_narrow", "resnet50_narrow", "vit_narrow", "convnext_narrow")
@@ -283,7 +284,7 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
            "width_fmnist": [header[0].format("drift per doubling"), header[1]],
            "width_cost": cost_table(data / "runs", FMNIST_WIDTH_CHECKS)}
     names = {f"{m}_{c}_{o}" for m, c, o, _ in checks}
-    for table in ("leaderboard", "combined_fmnist"):  # blocks of arms, from their records
+    for table in BLOCK_TABLES:  # from their records
         for packed in sorted(data.glob(f"runs/*/{table}_*{PACKED}"),
                              key=lambda f: order(f.parent.name, "leaderboard", "sgd")[:2]):
             out[table] += leaderboard_block(
@@ -320,7 +321,9 @@ def write_tables(docs: Path = ROOT / "docs") -> None:
         for name in (n for n, p in PAGES.items() if p == page_name):
             m = block(page, name)
             page = page[:m.start(1)] + "\n".join(made[name]) + "\n" + page[m.end(1):]
-            print(f"{path.relative_to(ROOT)}: table '{name}', {len(made[name]) - 2} rows")
+            count = (f"{sum(line.startswith('**') for line in made[name])} blocks"
+                     if name in BLOCK_TABLES else f"{len(made[name]) - 2} rows")
+            print(f"{path.relative_to(ROOT)}: table '{name}', {count}")
         path.write_text(page)
 
 
