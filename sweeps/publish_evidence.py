@@ -6,8 +6,9 @@ docs/width.md (width, depth with width, coordinate checks).
 Every multirun/evidence/<model>/<check>_<optim>/, finished or not, has its runs' results.json
 (with the sweep's multirun.yaml) packed into docs/data/evidence/runs/<model>/<check>.tar.gz:
 enough to redo a verdict (python -m amup_timm.check docs/data/evidence/runs/<model>/<check>.tar.gz)
-or, unpacked (tar -xzf FILE -C multirun/evidence/<model>/), to resume the check where it stopped. For each check with a verdict, the
-verdict is made again from the records; verdict.json and .md go to
+or, unpacked (tar -xzf FILE -C multirun/evidence/<model>/), to resume the check where it stopped. For each finished check
+(its callback wrote check_done.json when every stage had run; a verdict made by hand from a
+running check does not count), the verdict is made again from the records; verdict.json and .md go to
 docs/data/evidence/<model>_<check>_<optim>.*, its plots to docs/img/evidence/. The tables are
 then made from docs/data alone and written between the pages' ``<!-- table: NAME -->`` and
 ``<!-- end table -->`` lines, so the pages say what the data says.
@@ -26,7 +27,7 @@ from pathlib import Path
 from amup_timm.experiments.check import main as check_main
 from amup_timm.experiments.eta import eta_star, once
 from amup_timm.experiments.leaderboard import board
-from amup_timm.experiments.records import PACKED, Record, collect, pack
+from amup_timm.experiments.records import DONE, PACKED, Record, collect, is_done, pack
 from amup_timm.experiments.reference_runs import sweep_select
 from amup_timm.experiments.report import leaderboard_markdown
 from amup_timm.experiments.verdict import Trend, compute_s, interval
@@ -336,8 +337,8 @@ def copy_checks(root: Path) -> None:
         keep.parent.mkdir(parents=True, exist_ok=True)
         pack(check, keep)
         verdict = check / "verdict" / "verdict.json"
-        if not verdict.is_file():  # still running: its records are kept, no verdict yet
-            print(f"{check}: no verdict yet, records kept in {keep}")
+        if not is_done(check):  # still running: its records are kept, no verdict yet
+            print(f"{check}: not finished ({DONE} not written), records kept in {keep}")
             continue
         check_main([str(check)], quiet=True)
         name = f"{check.parent.name}_{check.name}"

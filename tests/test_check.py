@@ -9,7 +9,7 @@ import pytest
 from helpers import results, run_train, train_here
 
 from amup_timm import describe
-from amup_timm.experiments.records import collect
+from amup_timm.experiments.records import collect, is_done
 from amup_timm.registry import build_meta
 
 ARGS = ["-m", "+sweeps=combined_check", "model=resnet18_narrow", "data.img_size=8",
@@ -30,6 +30,7 @@ def test_check_refines_transfers_and_judges(check):
     sweep, proc = check
     assert proc.stdout.count("verdict:") == 2
     assert "Joblib" not in proc.stdout + proc.stderr  # its stages ran on the launcher it was given
+    assert is_done(sweep)  # the mark publish reads: every stage ran
     result = json.loads((sweep / "verdict" / "verdict.json").read_text())
     assert [g["scheme"] for g in result["groups"]] == ["am_mup", "standard"]
     L = {d: describe(build_meta("resnet18", layers=[d] * 4, channels=[16, 32, 64, 128],

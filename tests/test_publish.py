@@ -1,10 +1,15 @@
 """The evidence pages say what their data says (sweeps/publish_evidence.py)."""
 
 import importlib.util
+import json
+import tarfile
 
 import pytest
 
 from helpers import ROOT
+
+from amup_timm.experiments.check import main as check_main
+from amup_timm.experiments.records import mark_done
 
 spec = importlib.util.spec_from_file_location("publish_evidence",
                                               ROOT / "sweeps" / "publish_evidence.py")
@@ -125,3 +130,29 @@ def test_a_runs_size_is_named_in_its_checks_scale():
     assert [publish.size(record(scale=s)) for s in (
         {"depth": 9}, {"depth": 1, "width": 8}, {"depth": 4, "width": 4}, {})] == [
         "x9", "width x8", "(x4, x4)", "x1"]
+
+
+def test_only_a_check_its_callback_marked_done_is_published(tmp_path, monkeypatch):
+    """A verdict made by hand from a running check (python -m amup_timm.check) is not taken as
+    final: publish packs the check's records, and copies its verdict only once the check's own
+    callback has marked every stage done."""
+    packed = publish.DATA / "runs" / "resnet18_narrow" / "short_sgd_plain.tar.gz"
+    root = tmp_path / "evidence" / "resnet18_narrow"
+    root.mkdir(parents=True)
+    with tarfile.open(packed) as tar:
+        tar.extractall(root, filter="data")
+    sweep = root / "short_sgd_plain"
+    monkeypatch.setattr(publish, "DATA", tmp_path / "data")
+    monkeypatch.setattr(publish, "IMG", tmp_path / "img")
+    check_main([str(sweep)], quiet=True)  # by hand: writes sweep/verdict/verdict.json
+    publish.copy_checks(tmp_path / "evidence")
+    kept = tmp_path / "data" / "runs" / "resnet18_narrow" / "short_sgd_plain.tar.gz"
+    assert kept.read_bytes() == packed.read_bytes()
+    verdict = tmp_path / "data" / "resnet18_narrow_short_sgd_plain.json"
+    assert not verdict.exists()
+    mark_done(sweep, True)
+    publish.copy_checks(tmp_path / "evidence")
+    published = json.loads((ROOT / "docs" / "data" / "evidence" / verdict.name).read_text())
+    assert {k: v for k, v in json.loads(verdict.read_text()).items() if k != "command"} == {
+        k: v for k, v in published.items() if k != "command"}
+    assert (tmp_path / "img" / "resnet18_narrow_short_sgd_plain_eta.png").is_file()

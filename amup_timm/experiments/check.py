@@ -32,7 +32,8 @@ from ..config import hydra_value
 from ..knobs import nominal_depth
 from .eta import DEFAULT_SELECT, SELECT_HELP, cell_losses, eta_star
 from .leaderboard import board
-from .records import Record, collect, end_callback, unpacked
+from .records import (DONE, PACKED, Record, collect, end_callback, is_done, mark_done,
+                      unpacked)
 from .report import check_summary, leaderboard_markdown, log_check, write_check
 from .verdict import Verdict, axis_value, verdict
 
@@ -287,6 +288,8 @@ class CheckOnMultirunEnd(Callback):
         if config.check.stage == "grid":
             from omegaconf import OmegaConf
 
+            mark_done(config.hydra.sweep.dir, False)  # running (again) until every stage ends
+
             from ..config import grid_point
             from ..knobs import KnobError, scale_depth, scale_width
 
@@ -315,6 +318,7 @@ class CheckOnMultirunEnd(Callback):
         run_check(sweep, overrides + launcher, self.plan)
         result = judge(collect(sweep), self.axis, self.select, self.measure)
         result.command = "amup-train -m " + " ".join(overrides)
+        mark_done(sweep, True, result.command)
         files = write_check(result, sweep / "verdict")
         print("\n".join(check_summary(result)) + "\nwrote " + ", ".join(map(str, files)),
               flush=True)
@@ -356,6 +360,9 @@ def main(argv: list[str] | None = None, quiet: bool = False) -> Verdict | None:
                              "(+sweeps=leaderboard_long) until its transfers finish")
         print(hydra_value(b.arm))
         return None
+    if not (is_done(sweep) or args.sweep.endswith(PACKED)):
+        log.warning("%s: the check has not finished (no %s): this verdict covers the "
+                    "records so far", sweep, DONE)
     result = judge(collect(sweep), axis, select, args.measure)
     result.command = "amup-train -m " + " ".join(cfg.get("overrides", []))
     files = write_check(result, Path(args.out) if args.out else sweep / "verdict")

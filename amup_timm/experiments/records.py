@@ -22,6 +22,7 @@ RESULTS = "results.json"
 PACKED = ".tar.gz"  # a sweep's records in one file: multirun.yaml and every results.json
 METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoints/last.pt"
+DONE = "check_done.json"  # a check's mark: every stage finished (its callback writes it)
 
 
 def _finite(x: Any) -> Any:
@@ -229,6 +230,21 @@ def end_callback(hydra: dict) -> dict:
     before the key was ``multirun_end`` have it as ``fit``."""
     callbacks = hydra.get("callbacks") or {}
     return dict(callbacks.get("multirun_end") or callbacks.get("fit") or {})
+
+
+def mark_done(sweep: str | Path, done: bool, command: str = "") -> None:
+    """Set (``done``) or clear a check's finished mark in ``sweep``: only the check's own
+    callback does, so a verdict made by hand from a running check is never taken as final."""
+    path = Path(sweep) / DONE
+    if done:
+        write_json(path, {"command": command})
+    else:
+        path.unlink(missing_ok=True)
+
+
+def is_done(sweep: str | Path) -> bool:
+    """Whether every stage of the check in ``sweep`` has finished."""
+    return (Path(sweep) / DONE).is_file()
 
 
 def pack(sweep: str | Path, out: str | Path) -> Path:
