@@ -173,12 +173,12 @@ def best_run(records: list[Record], bar: float = 0.88, done: bool = True) -> str
             f"validation): {scheme} at LR {lr:.3g}, {100 * acc:.1f}% test accuracy over "
             f"{len(accs)} seeds: {judged}")
     if done and acc < bar:  # the bar is the family's: its best run at any depth
-        cells: dict[tuple, list[float]] = {}
-        for r in records:
-            if r.status == "finished" and r.test_acc is not None:
-                cells.setdefault((r.arm, r.depth, r.lr), []).append(r.test_acc)
-        (arm, at, best_lr), top = max(cells.items(), key=lambda c: sum(c[1]) / len(c[1]))
-        top_acc = sum(top) / len(top)
+        cells: dict[tuple, list[float]] = {}  # a run per arm, depth, LR and seed, as above
+        for r in once((r for r in records if r.status == "finished" and r.test_acc is not None),
+                      lambda r: (r.arm, r.depth)):
+            cells.setdefault((r.arm, r.depth, r.lr), []).append(r.test_acc)
+        (arm, at, best_lr), top_acc = max(
+            ((cell, statistics.mean(accs)) for cell, accs in cells.items()), key=lambda c: c[1])
         text += (f"; the family's best cell at any depth (its highest seed-mean test "
                  f"accuracy): {arm} at depth {at}, LR {best_lr:.3g}, {100 * top_acc:.1f}%: "
                  f"{'clears' if top_acc >= bar else 'misses'} it")
