@@ -45,7 +45,7 @@ CHECKS = DEPTH_CHECKS + WIDTH_CHECKS + BENCHMARK_CHECKS + FMNIST_WIDTH_CHECKS
 NAME = re.compile(rf"(.+)_({'|'.join(CHECKS)})_({'|'.join(RECIPES)})")
 PACK = re.compile(rf"({'|'.join(CHECKS)})_({'|'.join(RECIPES)}){re.escape(PACKED)}")
 RECIPE_TEXT = {"sgd": "SGD momentum 0.9, weight decay 5e-4", "adamw": "AdamW, weight decay 0.05"}
-PAGES = {"cost": "evidence.md", "leaderboard": "evidence.md", "paper": "evidence.md",
+PAGES = {"cost": "evidence.md", "leaderboard": "evidence.md", "board_glance": "evidence.md", "paper": "evidence.md",
          "glance": "evidence.md", "depth": "evidence.md", "links": "evidence.md",
          "width": "width.md", "coord": "width.md", "width_fmnist": "width.md",
          "combined_fmnist": "width.md", "width_cost": "width.md"}
@@ -145,6 +145,36 @@ def leaderboard_block(packed: Path, published: bool) -> list[str]:
             f"`docs/data/evidence/runs/{model}/{check}{PACKED}`). "
             f"{best_run(records, done=published)}", "",
             leaderboard_markdown(board(records, "depth", sweep_select(str(packed)))), ""]
+
+
+def board_glance_row(model: str, optim: str, result: dict, runs: Path = DATA / "runs") -> str:
+    """A finished leaderboard in one row: its span in depth, the named arm, the test accuracy
+    at the deepest depth of the named arm, timm's one LR and the -1.5 law (seed ranges), and
+    AM-muP's eta* slope where its grids ran."""
+    packed = runs / model / f"leaderboard_{optim}{PACKED}"
+    records = collect(packed)
+    b = board(records, "depth", sweep_select(str(packed)))
+    deepest = max(r.value for r in b.rows)
+    at = {r.arm: r for r in b.rows if r.value == deepest}
+    L = {r.depth: r.depths.get("minimal_path") for r in records if r.depth is not None}
+    steps = max(r.max_steps or 0 for r in records)
+
+    def acc(arm: str) -> str:
+        row = at.get(arm)
+        if row is None:
+            return "-"
+        if row.acc is None:
+            return f"{arm}: diverged"
+        lo, hi = row.acc_range
+        return f"{arm} {100 * row.acc:.1f}% ({100 * lo:.1f}-{100 * hi:.1f})"
+
+    am_mup = next((g for g in result["groups"] if g["scheme"] == "am_mup"), None)
+    slope = slope_cell(am_mup["trends"].get("minimal_path", {})) if am_mup else "-"
+    return (f"| [{model}](data/evidence/{model}_leaderboard_{optim}.md) | "
+            f"{RECIPE_TEXT.get(optim, optim)}, {steps:,} steps | {min(L)} -> {deepest} "
+            f"({fmt(L[min(L)], 'g')} -> {fmt(L[deepest], 'g')}) | **{b.named}**: {b.versus} | "
+            f"{'; '.join(acc(a) for a in dict.fromkeys((b.named, 'standard', 'am_mup')))} | "
+            f"{slope} |")
 
 
 def best_run(records: list[Record], bar: float = 0.88, done: bool = True) -> str:
@@ -292,7 +322,11 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
                      "(95%) | on its prediction (am_mup -1.5, standard 0) | regret of the "
                      "transferred LR in validation loss (seeds) | runs (diverged, failed) |",
                      "|" + "---|" * 7],
-           "leaderboard": [], "cost": cost_table(data / "runs"), "combined_fmnist": [],
+           "leaderboard": [], "board_glance": [
+               "| family | recipe | blocks (minimal-path L) | named arm | test accuracy at the "
+               "deepest depth (seeds): the named arm, timm's one LR (standard), the -1.5 law "
+               "(am_mup) | AM-muP's eta* slope in L (95%) |", "|" + "---|" * 6],
+           "cost": cost_table(data / "runs"), "combined_fmnist": [],
            "width_fmnist": [header[0].format("drift per doubling"), header[1]],
            "width_cost": cost_table(data / "runs", FMNIST_WIDTH_CHECKS)}
     names = {f"{m}_{c}_{o}" for m, c, o, _ in checks}
@@ -304,6 +338,8 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
     for model, check, optim, result in checks:
         if check == "paper":
             out["paper"] += paper_rows(model, result)
+        if check == "leaderboard":
+            out["board_glance"].append(board_glance_row(model, optim, result, data / "runs"))
         if check == "width_fmnist":
             out["width_fmnist"] += summary_rows(model, check, optim, result)
         if check in BENCHMARK_CHECKS + FMNIST_WIDTH_CHECKS:  # Fashion-MNIST: their own tables

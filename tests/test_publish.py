@@ -33,6 +33,7 @@ def test_page_tables_are_made_from_docs_data(name, tables):
     runs = publish.DATA / "runs"
     published = {"paper": any(c == "paper" for _, c, _, _ in publish.published()),
                  "width_fmnist": any(c == "width_fmnist" for _, c, _, _ in publish.published()),
+                 "board_glance": any(c == "leaderboard" for _, c, _, _ in publish.published()),
                  "leaderboard": any(runs.glob("*/leaderboard_*.tar.gz")),
                  "combined_fmnist": any(runs.glob("*/combined_fmnist_*.tar.gz")),
                  "width_cost": any(runs.glob("*/*_fmnist_*.tar.gz"))}.get(name, True)
@@ -76,6 +77,29 @@ def test_a_leaderboard_block_is_made_from_its_records_running_or_published():
     assert running[2] == leaderboard_markdown(board(collect(packed), "depth", "val"))
     published = publish.leaderboard_block(packed, published=True)
     assert "[verdict](data/evidence/resnet18_narrow_leaderboard_sgd.md)" in published[0]
+
+
+def test_a_finished_leaderboard_at_a_glance_is_its_boards_deepest_depth():
+    """The glance row of a finished leaderboard names the board's arm and says how it stands
+    against timm's one LR, with the named arm's, standard's and the law's seed-mean test
+    accuracy at the deepest depth and AM-muP's slope from the verdict."""
+    from amup_timm.experiments.leaderboard import board
+    from amup_timm.experiments.records import collect
+
+    result = json.loads((publish.DATA / "resnet18_narrow_leaderboard_sgd.json").read_text())
+    row = publish.board_glance_row("resnet18_narrow", "sgd", result)
+    b = board(collect(publish.DATA / "runs" / "resnet18_narrow" / "leaderboard_sgd.tar.gz"))
+    deepest = max(r.value for r in b.rows)
+    at = {r.arm: r for r in b.rows if r.value == deepest}
+    cells = row.removesuffix(" |").split(" | ")
+    assert cells[2] == f"4 -> {deepest} (10 -> 42)"
+    assert cells[3] == f"**{b.named}**: {b.versus}"
+    named, std = at[b.named], at["standard"]
+    assert (max(named.seeds) < min(std.seeds)) == (b.versus == "beats timm's one LR on every seed")
+    for arm in (b.named, "standard", "am_mup"):
+        assert f"{arm} {100 * at[arm].acc:.1f}% (" in cells[4]
+    slope = next(g for g in result["groups"] if g["scheme"] == "am_mup")["trends"]
+    assert cells[5] == publish.slope_cell(slope["minimal_path"])
 
 
 def test_the_cost_table_counts_every_run_of_each_depth():

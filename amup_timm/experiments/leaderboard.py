@@ -58,6 +58,7 @@ class Board:
     rows: list[ArmRow] = field(default_factory=list)
     best: dict[Any, BestCell] = field(default_factory=dict)
     named: str | None = None
+    versus: str = ""  # the named arm against timm's one LR, seed by seed
     call: str = ""
     overrides: list[str] = field(default_factory=list)  # amup-train's, for the named arm
     arm: dict[str, Any] = field(default_factory=dict)  # the named arm as another check's arm
@@ -126,16 +127,21 @@ def _name(out: Board, records: list[Record]) -> None:
     named = min(at.values(), key=lambda r: r.loss)
     out.named = named.arm
     std = at.get("standard")
+    where = f"at {out.axis} {deepest}: "
     if named.arm == "standard":
-        out.call = f"at {out.axis} {deepest}: timm's one LR (standard) is best"
+        out.versus = "timm's one LR (standard) is best"
+        out.call = where + out.versus
     elif std is None:
-        out.call = f"at {out.axis} {deepest}: {named.arm} is best (no standard arm to compare)"
+        out.versus = "no standard arm to compare"
+        out.call = f"{where}{named.arm} is best ({out.versus})"
     elif max(named.seeds) < min(std.seeds):
-        out.call = (f"at {out.axis} {deepest}: {named.arm} beats timm's one LR on every seed "
-                    f"(test loss {named.loss:.4f} vs {std.loss:.4f})")
+        out.versus = "beats timm's one LR on every seed"
+        out.call = (f"{where}{named.arm} {out.versus} (test loss {named.loss:.4f} vs "
+                    f"{std.loss:.4f})")
     else:
-        out.call = (f"at {out.axis} {deepest}: {named.arm} is lowest (test loss "
-                    f"{named.loss:.4f} vs {std.loss:.4f}) but within seed noise of timm's one LR")
+        out.versus = "within seed noise of timm's one LR"
+        out.call = (f"{where}{named.arm} is lowest (test loss {named.loss:.4f} vs "
+                    f"{std.loss:.4f}) but {out.versus}")
     run = next(r for r in records if r.stage == "transfer" and r.arm == named.arm)
     out.overrides = arm_overrides(run)
     out.arm = {"name": named.arm, "scheme": run.scheme, "overrides": arm_recipe(run)}
