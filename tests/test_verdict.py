@@ -76,6 +76,15 @@ def test_the_call_names_what_holds():
         "another exponent fits: slope -1.40, 95% [-1.45, -1.30]")
     assert verdict_text(replace(t, r2=0.3), -1.5, "depth", rows).startswith("no power law fits")
     assert "grid's edge" in verdict_text(t, -1.5, "depth", [size_row(True)] * 3)
+    # an interval wide enough to hold one LR as well cannot tell the law from it, either way
+    wide = replace(t, slope=0.0, bootstrap95=[0.0, 0.0], resolution=[-1.96, 1.96])
+    assert verdict_text(wide, -1.5, "depth", rows) == (
+        "cannot tell: slope 0.00, 95% [-1.96, 1.96] contains the predicted -1.5 and 0 (one LR "
+        "at every depth): a wider span or a finer grid decides")
+    assert verdict_text(wide, 0.0, "depth", rows).startswith(
+        "cannot tell: slope 0.00, 95% [-1.96, 1.96] contains the predicted 0 and -1.5 (the law)")
+    assert verdict_text(replace(wide, resolution=[-1.2, 1.2]), 0.0, "depth", rows).startswith(
+        "holds")
     flat = trend(slope=0.01, ci95=[-0.2, 0.2], r2=0.05, bootstrap95=[-0.05, 0.05],
                  misfit=-0.1)  # muP's flat optimum: nothing for R^2 to explain
     assert verdict_text(flat, 0.0, "width", rows).startswith("holds: drift per doubling 0.01")

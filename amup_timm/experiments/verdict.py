@@ -352,8 +352,15 @@ def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str,
                         verdict_text(main, exponent, axis, rows))
 
 
+# The other rule an interval must exclude before a prediction "holds", by (axis, whether the
+# predicted exponent is 0): across depth, one LR (0) against the -1.5 law; width has none.
+RIVALS = {("depth", False): (0.0, "0 (one LR at every depth)"),
+          ("depth", True): (-1.5, "-1.5 (the law)")}
+
+
 def verdict_text(t: Trend | None, exponent: float, axis: str, rows: list[SizeRow]) -> str:
-    """One line: does the predicted trend hold, does another fit, or none."""
+    """One line: does the predicted trend hold, does another fit, can the interval not tell it
+    from its rival (RIVALS), or does none fit."""
     if t is None or t.slope is None:
         return "no trend: fewer than two sizes have an optimum"
     lo, hi = interval(t)
@@ -368,6 +375,11 @@ def verdict_text(t: Trend | None, exponent: float, axis: str, rows: list[SizeRow
         return f"no power law fits: {name} {t.slope:.2f}, R^2 {t.r2:.2f}{edge}"
     if lo is None:
         return f"{name} {t.slope:.2f} (no interval){edge}"
+    rival = RIVALS.get((axis, exponent == 0))
+    if lo <= exponent <= hi and rival is not None and lo <= rival[0] <= hi:
+        return (f"cannot tell: {name} {t.slope:.2f}, 95% [{lo:.2f}, {hi:.2f}] contains the "
+                f"predicted {exponent:g} and {rival[1]}: a wider span or a finer grid "
+                f"decides{edge}")
     if lo <= exponent <= hi:
         return (f"holds: {name} {t.slope:.2f}, 95% [{lo:.2f}, {hi:.2f}] contains the "
                 f"predicted {exponent:g}{edge}")
