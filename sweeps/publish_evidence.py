@@ -162,7 +162,7 @@ def board_glance_row(model: str, optim: str, result: dict, runs: Path = DATA / "
     def acc(arm: str) -> str:
         row = at.get(arm)
         if row is None:
-            return "-"
+            return f"{arm}: not run"
         if row.acc is None:
             return f"{arm}: diverged"
         lo, hi = row.acc_range
