@@ -62,6 +62,7 @@ def lr_message(lr: float, record: dict) -> str:
         return f"base LR {lr:.4g} (optim.lr, no reference)"
     hint = f" (give the LR tuned at {record['ref_model']} there)" if source.startswith("optim.") \
         else ""
-    rule = (f"by the {record['exponent']:g} law" if record["lr_rule"] == "law"
-            else f"by the probe (the law gives {record['lr_law']:.4g})")
+    rule = (f"by the probe (the law gives {record['lr_law']:.4g})" if record["lr_rule"] != "law"
+            else "kept (depth exponent 0)" if record["exponent"] == 0
+            else f"by the {record['exponent']:g} law")
     return f"reference LR {record['ref_lr']:.4g} from {source}{hint} -> {lr:.4g} {rule}"

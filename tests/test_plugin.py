@@ -61,6 +61,10 @@ def test_a_named_reference_takes_its_lr_from_optim_lr():
     assert rec["ref_source"] == "optim.lr" and rec["ref_lr"] == 0.1
     assert lr_message(lr, rec) == (f"reference LR 0.1 from optim.lr (give the LR tuned at "
                                    f"resnet18 there) -> {lr:.4g} by the -1.5 law")
+    kept = amup_timm.create_model("resnet34", {"ref_depth": 18, "exponent": 0}, num_classes=10)
+    assert lr_message(*resolve_lr(kept, optim(), data)) == (
+        "reference LR 0.1 from optim.lr (give the LR tuned at resnet18 there) -> 0.1 kept "
+        "(depth exponent 0)")
     lr, rec = resolve_lr(model, optim(log10_lr=-2.0), data)
     assert lr == pytest.approx(law(0.01, L, L_ref)) and rec["ref_source"] == "optim.log10_lr"
     by_hand = amup_timm.create_model("resnet34", {"ref_depth": 18, "ref_lr": 0.5},
