@@ -45,8 +45,9 @@ CHECKS = DEPTH_CHECKS + WIDTH_CHECKS + BENCHMARK_CHECKS + FMNIST_WIDTH_CHECKS
 NAME = re.compile(rf"(.+)_({'|'.join(CHECKS)})_({'|'.join(RECIPES)})")
 PACK = re.compile(rf"({'|'.join(CHECKS)})_({'|'.join(RECIPES)}){re.escape(PACKED)}")
 RECIPE_TEXT = {"sgd": "SGD momentum 0.9, weight decay 5e-4", "adamw": "AdamW, weight decay 0.05"}
-PAGES = {"cost": "evidence.md", "leaderboard": "evidence.md", "board_glance": "evidence.md", "paper": "evidence.md",
-         "glance": "evidence.md", "depth": "evidence.md", "links": "evidence.md",
+PAGES = {"cost": "evidence.md", "leaderboard": "evidence.md", "board_glance": "evidence.md",
+         "paper": "evidence.md", "glance": "evidence.md", "depth": "evidence.md",
+         "links": "evidence.md",
          "width": "width.md", "coord": "width.md", "width_fmnist": "width.md",
          "combined_fmnist": "width.md", "width_cost": "width.md"}
 
