@@ -85,16 +85,27 @@ def seed_span(regret: dict) -> str:
     return f"; seeds {fmt(span[0], '+.3f')} to {fmt(span[1], '+.3f')}" if span else ""
 
 
-def summary_rows(model: str, check: str, optim: str, result: dict) -> list[str]:
-    """One table row per scheme of a check's verdict (minimal-path L for depth)."""
+def test_split(regret: dict) -> dict:
+    """A verdict's regret at one size on the test split, keyed as its held-out fields."""
+    t = regret.get("test") or {}
+    star = t.get("star_loss")
+    return {"value": regret["value"], "regret": t.get("regret"), "regret_range":
+            t.get("regret_range"), "star_val_acc": t.get("star_acc"), "val_acc": t.get("acc"),
+            "regret_rel": t["regret"] / star if star and t.get("regret") is not None else None}
+
+
+def summary_rows(model: str, check: str, optim: str, result: dict, test: bool = False
+                 ) -> list[str]:
+    """One table row per scheme of a check's verdict (minimal-path L for depth); the regret
+    and accuracies on the test split where ``test``, else on the held-out split."""
     rows = []
     for g in result["groups"]:
         t = g["trends"].get("minimal_path" if result["axis"] == "depth" else "width", {})
+        shown = [test_split(r) for r in g["regret"]] if test else g["regret"]
         regret = "; ".join(f"{r['value']}: {fmt(r['regret'], '+.3f')} "
-                           f"({fmt(r['regret_rel'], '+.0%')}{seed_span(r)})"
-                           for r in g["regret"])
+                           f"({fmt(r['regret_rel'], '+.0%')}{seed_span(r)})" for r in shown)
         acc = "; ".join(f"{fmt(r['star_val_acc'], '.3f')} / {fmt(r['val_acc'], '.3f')}"
-                        for r in g["regret"])
+                        for r in shown)
         saved = "; ".join(f"{fmt(r['compute_saved'], '.1f')}x" for r in g["regret"])
         runs = sum(r["runs"] for r in g["rows"]) + sum(r["seeds"] for r in g["regret"])
         bad = (sum(r["diverged"] for r in g["rows"]) + sum(r["diverged"] for r in g["regret"]),
@@ -328,7 +339,9 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
                "deepest depth (seeds): the named arm, timm's one LR (standard), the -1.5 law "
                "(am_mup) | AM-muP's eta* slope in L (95%) |", "|" + "---|" * 6],
            "cost": cost_table(data / "runs"), "combined_fmnist": [],
-           "width_fmnist": [header[0].format("drift per doubling"), header[1]],
+           "width_fmnist": [header[0].format("drift per doubling").replace(
+               "| regret", "| test-loss regret").replace("| acc at", "| test acc at"),
+               header[1]],
            "width_cost": cost_table(data / "runs", FMNIST_WIDTH_CHECKS)}
     names = {f"{m}_{c}_{o}" for m, c, o, _ in checks}
     for table in BLOCK_TABLES:  # from their records
@@ -342,7 +355,7 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
         if check == "leaderboard":
             out["board_glance"].append(board_glance_row(model, optim, result, data / "runs"))
         if check == "width_fmnist":
-            out["width_fmnist"] += summary_rows(model, check, optim, result)
+            out["width_fmnist"] += summary_rows(model, check, optim, result, test=True)
         if check in BENCHMARK_CHECKS + FMNIST_WIDTH_CHECKS:  # Fashion-MNIST: their own tables
             continue
         if check in DEPTH_CHECKS:

@@ -164,6 +164,31 @@ def test_regret_range_pairs_each_seed_with_its_own_run_at_eta_star():
     assert r16.regret_range[0] < 0 and r16.regret_range[1] == math.inf
 
 
+def test_test_split_regret_is_measured_at_the_held_out_eta_star():
+    """eta* is picked on the held-out split; the regret on the test split is the test loss at
+    the transferred LR minus the test loss of the runs at that eta*, paired by seed, and the
+    accuracy points lost; runs without a test split (digits) give none."""
+    recs = sweep(-1.5)
+    (g,) = verdict(recs, "depth", "mean").groups
+    assert g.regret == []
+    star = g.rows[1].eta_star
+    for r in recs:
+        r.test_loss, r.test_acc = r.val_loss + 0.2, 0.85
+    for r in recs:
+        if r.depth == 8 and r.lr == star:
+            r.test_loss, r.test_acc = 1.0 + 0.1 * r.seed, 0.90
+    recs += [replace(rec(8, -1.45, s, 9.0, "transfer"), test_loss=1.0 + 0.1 * s + d,
+                     test_acc=0.88) for s, d in ((0, 0.02), (1, 0.05), (2, -0.01))]
+    recs += [rec(16, -1.9, 0, 9.0, "transfer")]  # no test split measured
+    r8, r16 = verdict(recs, "depth", "mean").groups[0].regret
+    assert r8.test.star_loss == pytest.approx(1.1)
+    assert r8.test.regret == pytest.approx(0.02)
+    assert r8.test.regret_range == pytest.approx([-0.01, 0.05])
+    assert r8.test.acc_points == pytest.approx(2.0)
+    assert r8.regret != r8.test.regret  # the held-out regret is its own measure
+    assert r16.test is None
+
+
 def test_compute_saved_ignores_a_paused_run_and_counts_a_diverged_one_by_its_steps():
     """Cost is the size's median finished wall time per run: a run paused for CI (1,000x its
     wall) leaves compute saved where it was; a run diverged at step 10 of 100 costs a tenth."""

@@ -24,8 +24,9 @@ Cells = dict[float, dict[int, float]]
 
 
 def loss_of(rec: Record, select: str) -> float:
-    """A run's selection loss; +inf for a diverged run or a non-finite loss."""
-    value = getattr(rec, SELECT[select])
+    """A run's selection loss (``select``: a SELECT key or a Record field such as
+    ``test_loss``); +inf for a diverged run or a non-finite loss."""
+    value = getattr(rec, SELECT.get(select, select))
     if rec.status == "diverged" or value is None or not math.isfinite(value):
         return math.inf
     return float(value)

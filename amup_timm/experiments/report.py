@@ -20,7 +20,7 @@ from .eta import SELECT_HELP
 from .fit import MEASURES
 from .leaderboard import Board
 from .records import write_json
-from .verdict import Verdict
+from .verdict import TestRegret, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,12 @@ def check_summary(result: Verdict) -> list[str]:
                          f"{_seeds(t.regret_range)}), acc "
                          f"{_f(t.val_acc, '.3f')} vs {_f(t.star_val_acc, '.3f')}, "
                          f"compute saved {_f(t.compute_saved, '.1f')}x")
+            if t.test:
+                lines.append(f"    test split: loss {_f(t.test.loss)} vs {_f(t.test.star_loss)}"
+                             f": regret {_f(t.test.regret, '+.4f')} (seeds "
+                             f"{_seeds(t.test.regret_range)}), acc {_f(t.test.acc, '.3f')} vs "
+                             f"{_f(t.test.star_acc, '.3f')}: "
+                             f"{_f(t.test.acc_points, '+.2f')} points lost")
         lines.append(f"  verdict: {g.call}")
     if result.leaderboard:
         lines += ["", "Leaderboard (test split, at each arm's transferred LR):",
@@ -116,9 +122,12 @@ def check_markdown(result: Verdict) -> str:
                          f"{_interval(t.bootstrap95)} | {_interval(t.resolution)} | "
                          f"{_f(t.r2, '.3f')} |")
         if g.regret:
+            test = any(t.test for t in g.regret)
             lines += ["", f"| target {axis} | transferred LR | eta* | held-out loss (acc) | "
                       "at eta* (acc) | regret | by seed | relative | acc regret | "
-                      "compute saved |", "|---|---|---|---|---|---|---|---|---|---|"]
+                      "compute saved |" + (" test loss (acc) | at eta* (acc) | test regret | "
+                                           "by seed | acc points lost |" if test else ""),
+                      "|---|---|---|---|---|---|---|---|---|---|" + "---|" * 5 * test]
             for t in g.regret:
                 lines.append(
                     f"| {t.value} | {_f(t.lr, '.3g')} | {_f(t.eta_star, '.3g')} | "
@@ -126,9 +135,19 @@ def check_markdown(result: Verdict) -> str:
                     f"{_f(t.star_val_loss)} ({_f(t.star_val_acc, '.3f')}) | "
                     f"{_f(t.regret, '+.4f')} | {_seeds(t.regret_range)} | "
                     f"{_f(t.regret_rel, '+.1%')} | "
-                    f"{_f(t.acc_regret, '+.3f')} | {_f(t.compute_saved, '.1f')}x |")
+                    f"{_f(t.acc_regret, '+.3f')} | {_f(t.compute_saved, '.1f')}x |"
+                    + (_test_cells(t.test) if test else ""))
         lines.append("")
     return "\n".join(lines)
+
+
+def _test_cells(t: TestRegret | None) -> str:
+    """A regret row's test-split cells (blank where its runs did not measure the test split)."""
+    if t is None:
+        return " - | - | - | - | - |"
+    return (f" {_f(t.loss)} ({_f(t.acc, '.3f')}) | {_f(t.star_loss)} ({_f(t.star_acc, '.3f')})"
+            f" | {_f(t.regret, '+.4f')} | {_seeds(t.regret_range)} | "
+            f"{_f(t.acc_points, '+.2f')} |")
 
 
 def check_plots(result: Verdict, out: Path) -> list[Path]:
@@ -213,13 +232,16 @@ def log_check(result: Verdict, files: list[Path], sweep: Path, logger: Any) -> N
     for g in result.groups:
         for t in g.regret:
             span = t.regret_range or [None, None]
+            test = t.test or TestRegret(None, None, None, None, None, None, None)
             rows.append([g.optimizer, g.scheme, t.value, t.lr, t.eta_star, t.val_loss,
-                         t.star_val_loss, t.regret, *span, t.acc_regret, t.compute_saved])
+                         t.star_val_loss, t.regret, *span, t.acc_regret, t.compute_saved,
+                         test.regret, test.acc_points])
         for m, t in g.trends.items():
             summary[f"check/{g.optimizer}/{g.scheme}/{m}/slope"] = t.slope
         summary[f"check/{g.optimizer}/{g.scheme}/verdict"] = g.call
     columns = ["optimizer", "scheme", "target", "lr", "eta_star", "val_loss", "star_val_loss",
-               "regret", "regret_seed_min", "regret_seed_max", "acc_regret", "compute_saved"]
+               "regret", "regret_seed_min", "regret_seed_max", "acc_regret", "compute_saved",
+               "test_regret", "test_acc_points_lost"]
     _log_run(logger, job_type="transfer_check", name=f"check-{sweep.name}",
              out=sweep / "verdict", prefix="check", group=sweep.name,
              tables={"regret": (columns, rows)}, summary=summary,

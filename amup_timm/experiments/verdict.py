@@ -87,6 +87,21 @@ class Regret:
     regret_range: list[float] | None  # over seeds (``seed_range``)
     acc_regret: float | None
     compute_saved: float | None  # a sweep at the size against the reference sweep + this run
+    test: TestRegret | None = None  # the same on the test split, where the runs measured it
+
+
+@dataclass
+class TestRegret:
+    """A regret on the test split: seed means at the transferred LR and at eta* (picked on the
+    selection loss), the loss regret with its range over seeds, the accuracy points lost."""
+
+    loss: float | None  # +inf if a seed diverged
+    star_loss: float | None
+    regret: float | None
+    regret_range: list[float] | None
+    acc: float | None
+    star_acc: float | None
+    acc_points: float | None  # 100 x (accuracy at eta* - accuracy at the transferred LR)
 
 
 @dataclass
@@ -114,14 +129,17 @@ class Verdict:
     command: str | None = None  # the check's amup-train command
 
     def to_json(self) -> dict[str, Any]:
-        """verdict.json's content: the fields, less an unset command or leaderboard and a
-        row's eta_range where it has no eta*."""
+        """verdict.json's content: the fields, less an unset command or leaderboard, a row's
+        eta_range where it has no eta* and a regret's test where its runs had no test split."""
         out = {k: v for k, v in asdict(self).items()
                if v is not None or k not in ("leaderboard", "command")}
         for g in out["groups"]:
             for r in g["rows"]:
                 if r["eta_star"] is None:
                     del r["eta_range"]
+            for t in g["regret"]:
+                if t["test"] is None:
+                    del t["test"]
         return out
 
 
@@ -234,15 +252,37 @@ def held_out(records: list[Record]) -> dict[str, Any]:
     return {"val_loss": loss, "val_acc": acc, "seeds": len(done), "diverged": diverged}
 
 
-def seed_range(moved: list[Record], star: list[Record]) -> list[float] | None:
-    """[lowest, highest] over seeds of the regret of one seed: its held-out loss at the
-    transferred LR minus its own at eta* (+inf where the transferred run diverged); None
-    without a seed run at both."""
-    def ran(runs: list[Record]) -> list[Record]:
-        return [r for r in runs if r.status in ("finished", "diverged")]
-    at_star = {r.seed: loss_of(r, "val") for r in ran(star)}
-    diffs = [loss_of(r, "val") - at_star[r.seed] for r in ran(moved) if r.seed in at_star]
+def ran(runs: list[Record]) -> list[Record]:
+    """The runs that finished or diverged (a failed run measured nothing)."""
+    return [r for r in runs if r.status in ("finished", "diverged")]
+
+
+def seed_range(moved: list[Record], star: list[Record], loss: str = "val"
+               ) -> list[float] | None:
+    """[lowest, highest] over seeds of the regret of one seed: its ``loss`` (held-out by
+    default) at the transferred LR minus its own at eta* (+inf where the transferred run
+    diverged); None without a seed run at both."""
+    at_star = {r.seed: loss_of(r, loss) for r in ran(star)}
+    diffs = [loss_of(r, loss) - at_star[r.seed] for r in ran(moved) if r.seed in at_star]
     return [min(diffs), max(diffs)] if diffs else None
+
+
+def test_regret(moved: list[Record], star: list[Record]) -> TestRegret | None:
+    """The regret of the transferred LR on the test split; None where a run did not measure
+    it (the digits checks have no test split)."""
+    moved, star = ran(moved), ran(star)
+    if not moved or not star or any(r.test_loss is None for r in star) or any(
+            r.test_loss is None and r.status == "finished" for r in moved):
+        return None
+    loss = _mean([loss_of(r, "test_loss") for r in moved])
+    star_loss = _mean([loss_of(r, "test_loss") for r in star])
+    diverged = any(r.status == "diverged" or r.test_acc is None for r in moved)
+    acc = None if diverged else _mean([r.test_acc for r in moved])
+    star_acc = _mean([r.test_acc or 0.0 for r in star])
+    return TestRegret(loss=loss, star_loss=star_loss, regret=loss - star_loss,
+                      regret_range=seed_range(moved, star, "test_loss"), acc=acc,
+                      star_acc=star_acc,
+                      acc_points=100 * (star_acc - acc) if acc is not None else None)
 
 
 def compute_s(records: list[Record], typical: float | None) -> float:
@@ -346,7 +386,8 @@ def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str,
             acc_regret=(row.star_val_acc - got["val_acc"]
                         if got["val_acc"] is not None and row.star_val_acc is not None
                         else None),
-            compute_saved=target_cost / transfer_cost if transfer_cost else None))
+            compute_saved=target_cost / transfer_cost if transfer_cost else None,
+            test=test_regret(runs, star_runs[row.value])))
     main = trends.get(measure if axis == "depth" else "width")
     return GroupVerdict(optimizer, scheme, rows, trends, regret, exponent,
                         verdict_text(main, exponent, axis, rows))
