@@ -340,7 +340,8 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
                "(am_mup) | AM-muP's eta* slope in L (95%) |", "|" + "---|" * 6],
            "cost": cost_table(data / "runs"), "combined_fmnist": [],
            "width_fmnist": [header[0].format("drift per doubling").replace(
-               "| regret", "| test-loss regret").replace("| acc at", "| test acc at"),
+               "| regret", "| test-loss regret").replace("| acc at", "| test acc at").replace(
+               "by size", "by size (picked on validation)"),
                header[1]],
            "width_cost": cost_table(data / "runs", FMNIST_WIDTH_CHECKS)}
     names = {f"{m}_{c}_{o}" for m, c, o, _ in checks}

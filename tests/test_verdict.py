@@ -187,6 +187,14 @@ def test_test_split_regret_is_measured_at_the_held_out_eta_star():
     assert r8.test.acc_points == pytest.approx(2.0)
     assert r8.regret != r8.test.regret  # the held-out regret is its own measure
     assert r16.test is None
+    recs = [r for r in recs if not (r.stage == "transfer" and r.seed == 2)]  # seeds 0, 1 only
+    recs += [rec(8, -1.45, 2, math.nan, "transfer", status="diverged")]
+    r8, _ = verdict(recs, "depth", "mean").groups[0].regret
+    assert r8.test.regret == math.inf and r8.test.regret_range[1] == math.inf
+    assert r8.test.acc is None and r8.test.acc_points is None
+    recs = [r for r in recs if not (r.status == "diverged")]  # seed 2 not run: not in the mean
+    r8, _ = verdict(recs, "depth", "mean").groups[0].regret
+    assert r8.test.star_loss == pytest.approx(1.05) and r8.test.regret == pytest.approx(0.035)
 
 
 def test_compute_saved_ignores_a_paused_run_and_counts_a_diverged_one_by_its_steps():

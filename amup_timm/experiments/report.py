@@ -103,7 +103,9 @@ def check_markdown(result: Verdict) -> str:
              f"eta* selected by the {SELECT_HELP[result.select]}; regret: held-out loss at "
              "the transferred LR minus held-out loss at the target's own eta*, seeds averaged "
              "(by seed: the lowest and highest of one seed's own difference); "
-             "`*` marks an optimum at the grid's edge.", ""]
+             "`*` marks an optimum at the grid's edge. Where the runs measured a test split, "
+             "the regret tables end with the same on it, at the eta* picked as above "
+             "(accuracy points lost: positive where the transferred LR is worse).", ""]
     for g in result.groups:
         lines += [f"### {g.optimizer} / {g.scheme}", "", f"Verdict: {g.call}", "",
                   f"| {axis} | L minimal_path | L blocks | eta* | held-out loss at eta* (acc) | "

@@ -268,17 +268,21 @@ def seed_range(moved: list[Record], star: list[Record], loss: str = "val"
 
 
 def test_regret(moved: list[Record], star: list[Record]) -> TestRegret | None:
-    """The regret of the transferred LR on the test split; None where a run did not measure
-    it (the digits checks have no test split)."""
-    moved, star = ran(moved), ran(star)
-    if not moved or not star or any(r.test_loss is None for r in star) or any(
-            r.test_loss is None and r.status == "finished" for r in moved):
+    """The regret of the transferred LR on the test split, over the seeds run to the end at
+    eta* and run at the transferred LR: seed means, one seed's own difference's range, the
+    accuracy points lost (none where a transferred run diverged); None where no seed ran at
+    both or a finished run has no test split (the digits checks have none)."""
+    at_star = {r.seed: r for r in star if r.status == "finished"}
+    moved = [r for r in ran(moved) if r.seed in at_star]
+    star = [at_star[r.seed] for r in moved]
+    if not moved or any(r.test_loss is None or r.test_acc is None
+                        for r in star + moved if r.status == "finished"):
         return None
     loss = _mean([loss_of(r, "test_loss") for r in moved])
     star_loss = _mean([loss_of(r, "test_loss") for r in star])
-    diverged = any(r.status == "diverged" or r.test_acc is None for r in moved)
+    diverged = any(r.status == "diverged" for r in moved)
     acc = None if diverged else _mean([r.test_acc for r in moved])
-    star_acc = _mean([r.test_acc or 0.0 for r in star])
+    star_acc = _mean([r.test_acc for r in star])
     return TestRegret(loss=loss, star_loss=star_loss, regret=loss - star_loss,
                       regret_range=seed_range(moved, star, "test_loss"), acc=acc,
                       star_acc=star_acc,
