@@ -17,6 +17,7 @@ then made from docs/data alone and written between the pages' ``<!-- table: NAME
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import re
@@ -56,6 +57,16 @@ def fmt(x, spec=".3g"):
     if x is None:
         return "-"
     return "diverged" if isinstance(x, float) and math.isinf(x) else format(x, spec)
+
+
+@functools.cache
+def _records(packed: Path, mtime_ns: int) -> tuple[Record, ...]:
+    return tuple(collect(packed))
+
+
+def records_of(packed: Path) -> list[Record]:
+    """A packed check's records, read once per version of the file (several tables use them)."""
+    return list(_records(packed, packed.stat().st_mtime_ns))
 
 
 def order(model: str, check: str, optim: str) -> tuple:
@@ -148,7 +159,7 @@ def leaderboard_block(packed: Path, published: bool) -> list[str]:
     model, check = packed.parent.name, packed.name[:-len(PACKED)]
     optim = PACK.fullmatch(packed.name).group(2)
     name = f"{model}_{check}"
-    records = collect(packed)
+    records = records_of(packed)
     steps = {r.max_steps for r in records if r.max_steps}
     horizon = "".join(f", {n:,} steps" for n in sorted(steps))
     links = (f"[verdict](data/evidence/{name}.md), [curves](img/evidence/{name}_curves.png), "
@@ -164,7 +175,7 @@ def board_glance_row(model: str, optim: str, result: dict, runs: Path = DATA / "
     at the deepest depth of the named arm, timm's one LR and the -1.5 law (seed ranges), and
     AM-muP's eta* slope where its grids ran."""
     packed = runs / model / f"leaderboard_{optim}{PACKED}"
-    records = collect(packed)
+    records = records_of(packed)
     b = board(records, "depth", sweep_select(str(packed)))
     deepest = max(r.value for r in b.rows)
     at = {r.arm: r for r in b.rows if r.value == deepest}
@@ -247,7 +258,7 @@ def cost_table(runs: Path = DATA / "runs", checks: tuple[str, ...] = BENCHMARK_C
              and m.group(1) in checks]
     for packed in sorted(packs, key=lambda f: (order(f.parent.name, "paper", "sgd")[:2], f.name)):
         by_size: dict = {}
-        for r in collect(packed):
+        for r in records_of(packed):
             by_size.setdefault((r.scale.get("depth", 1), r.scale.get("width", 1)), []).append(r)
         for _, recs in sorted(by_size.items()):
             finished = [r for r in recs if r.status == "finished" and r.wall_s]
