@@ -234,10 +234,9 @@ def log_check(result: Verdict, files: list[Path], sweep: Path, logger: Any) -> N
     for g in result.groups:
         for t in g.regret:
             span = t.regret_range or [None, None]
-            test = t.test or TestRegret(None, None, None, None, None, None, None)
             rows.append([g.optimizer, g.scheme, t.value, t.lr, t.eta_star, t.val_loss,
                          t.star_val_loss, t.regret, *span, t.acc_regret, t.compute_saved,
-                         test.regret, test.acc_points])
+                         t.test and t.test.regret, t.test and t.test.acc_points])
         for m, t in g.trends.items():
             summary[f"check/{g.optimizer}/{g.scheme}/{m}/slope"] = t.slope
         summary[f"check/{g.optimizer}/{g.scheme}/verdict"] = g.call

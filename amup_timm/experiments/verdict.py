@@ -241,20 +241,20 @@ def misfit(xs: list[float], etas: list[float], ranges: list[tuple[float, float] 
     return round(max(off), 9)  # a line that touches a range's edge fits: no float noise
 
 
+def ran(runs: list[Record]) -> list[Record]:
+    """The runs that finished or diverged (a failed run measured nothing)."""
+    return [r for r in runs if r.status in ("finished", "diverged")]
+
+
 def held_out(records: list[Record]) -> dict[str, Any]:
     """Seed-mean held-out loss and accuracy of some runs (+inf loss if any diverged)."""
-    done = [r for r in records if r.status in ("finished", "diverged")]
+    done = ran(records)
     if not done:
         return {"val_loss": None, "val_acc": None, "seeds": 0, "diverged": 0}
     diverged = sum(r.status == "diverged" or r.val_loss is None for r in done)
     loss = math.inf if diverged else sum(r.val_loss for r in done) / len(done)
     acc = None if diverged else sum(r.val_acc or 0.0 for r in done) / len(done)
     return {"val_loss": loss, "val_acc": acc, "seeds": len(done), "diverged": diverged}
-
-
-def ran(runs: list[Record]) -> list[Record]:
-    """The runs that finished or diverged (a failed run measured nothing)."""
-    return [r for r in runs if r.status in ("finished", "diverged")]
 
 
 def seed_range(moved: list[Record], star: list[Record], loss: str = "val"
