@@ -232,7 +232,7 @@ def best_run(records: list[Record], bar: float = 0.88, done: bool = True) -> str
             cells.setdefault((r.arm, r.depth, r.lr), []).append(r.test_acc)
         (arm, at, best_lr), top_acc = max(
             ((cell, statistics.mean(accs)) for cell, accs in cells.items()), key=lambda c: c[1])
-        text += (f"; the family's best cell at any depth (its highest seed-mean test "
+        text += (f"; the family's best run at any depth (its highest seed-mean test "
                  f"accuracy): {arm} at depth {at}, LR {best_lr:.3g}, {100 * top_acc:.1f}%: "
                  f"{'clears' if top_acc >= bar else 'misses'} it")
     return text + "."

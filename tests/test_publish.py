@@ -137,7 +137,7 @@ def test_the_best_run_is_picked_on_validation_and_judged_on_test():
             run("am_mup", 0.3, 0, 0.25, 0.99, depth=2)]  # deeper: not the shallowest grid
     assert publish.best_run(recs) == (
         "Best cell of the x1 grid (picked on validation): am_mup at LR 0.1, 87.2% test accuracy "
-        "over 2 seeds: misses the 88% bar; the family's best cell at any depth (its highest "
+        "over 2 seeds: misses the 88% bar; the family's best run at any depth (its highest "
         "seed-mean test accuracy): am_mup at depth 2, LR 0.3, 99.0%: clears it.")
     assert publish.best_run(recs, bar=0.85).endswith("clears the 85% bar.")
     # every scheme's runs count, at the same LR and seed as another scheme's and in any order
