@@ -319,12 +319,15 @@ def test_width_check_on_fashion_mnist_runs_the_leaderboards_recipe(sweep, widths
     assert plan.axis == "width" and plan.select == "val" and plan.refine_values == (1, 2, 4)
 
 
-def test_the_vits_combined_check_trains_at_x2_without_a_grid_there():
+def test_the_vits_combined_check_trains_at_x2_with_a_coarse_grid_there():
+    """(x2, x2), not (x4, x4), with muP's and SP's 4 half-decade LRs 10^-3.5 to 10^-2 there."""
     from hydra.utils import instantiate
 
     cfg = compose_job("+sweeps=combined_check_fmnist_adamw", "model=vit_narrow")
     plan = instantiate(cfg.hydra.callbacks.multirun_end).plan
-    assert plan.targets == (2,) and plan.target_values == () and cfg.optim.opt == "adamw"
+    assert plan.targets == (2,) and plan.target_values == (2,) and cfg.optim.opt == "adamw"
+    assert plan.target_schemes == ("am_mup", "standard")
+    assert [cfg.check.grid_center + o for o in plan.target_offsets] == [-3.5, -3, -2.5, -2]
 
 
 @pytest.mark.parametrize("named, arms", [
