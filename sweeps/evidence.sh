@@ -28,21 +28,23 @@ declare -A sweeps=([short]=transfer_check [long]=transfer_check_long [width]=wid
        "leaderboard, paper, width_fmnist or combined_fmnist" >&2
   exit 2; }
 if [[ $which == leaderboard ]]; then  # one recipe a family, its depths fixed here
-  shallow=("hydra.callbacks.multirun_end.target_grids.values=[2]"  # am_mup_fit's x2 grid
-           "hydra.callbacks.multirun_end.target_grids.schemes=[am_mup]"
-           "hydra.callbacks.multirun_end.refine_values=[1]")
+  # the deep model's own optimum (x9): the law's, one LR's and the default's grids, refined
+  deep="{values:[9],schemes:[am_mup,standard,depth_mup],lr_offsets:[-1.5,-1,-0.5,0,0.5,1]}"
+  shallow=("hydra.callbacks.multirun_end.target_grids=[{values:[2],schemes:[am_mup],lr_offsets:[-1.5,-1,-0.5,0,0.5,1]},$deep]"
+           "hydra.callbacks.multirun_end.refine_values=[1,9]")  # x2 (am_mup_fit's) unrefined
   case $model in
     resnet18_narrow) sweep=leaderboard_long; optim=sgd; family=() ;;
     # 3,000 steps: at 1,000 its best x1 run reached 84.4%; longer horizons plateau near 87.8%
-    # (docs/evidence.md). Within the budget: depth 2 -> 4, 12; a grid at x2 for am_mup only.
+    # (docs/evidence.md). Within the budget: depth 2 -> 4, 12; a grid at x2 for am_mup only;
+    # at x6 the law's and the default's, 4 half-decade LRs, not refined.
     vit_narrow) sweep=leaderboard_long_adamw; optim=adamw
       family=(trainer.max_steps=3000 "check.lr_offset=-0.5,0,0.5,1"
               "hydra.callbacks.multirun_end.targets=[2,6]"
-              "hydra.callbacks.multirun_end.target_grids.values=[2]"
-              "hydra.callbacks.multirun_end.target_grids.schemes=[am_mup]"
-              "hydra.callbacks.multirun_end.target_grids.lr_offsets=[-1,-0.5,0,0.5,1]") ;;
-    # within the budget (docs/evidence.md): no grid at x9, at x2 am_mup's only, not refined;
-    # the x1 grid without its outer LRs (10^-2.5 and 10^0.5 were far off resnet18_narrow's)
+              "hydra.callbacks.multirun_end.target_grids=[{values:[2],schemes:[am_mup],lr_offsets:[-1,-0.5,0,0.5,1]},{values:[6],schemes:[am_mup,depth_mup],lr_offsets:[-1,-0.5,0,0.5]}]"
+              "hydra.callbacks.multirun_end.refine_values=[1,2]"
+              "hydra.callbacks.multirun_end.extra_seeds={seeds:[2,3],values:[6]}") ;;
+    # within the budget (docs/evidence.md): at x2 am_mup's grid only, not refined; the x1 grid
+    # without its outer LRs (10^-2.5 and 10^0.5 were far off resnet18_narrow's)
     resnet50_narrow) sweep=leaderboard_long; optim=sgd
       family=("${shallow[@]}" "check.lr_offset=-1,-0.5,0,0.5,1") ;;
     convnext_narrow) sweep=leaderboard_long_adamw; optim=adamw

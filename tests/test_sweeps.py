@@ -278,7 +278,7 @@ def test_a_check_without_a_grid_center_for_its_optimizer_says_what_to_set():
 def test_leaderboard_plan_from_its_config(sweep, arms):
     """The leaderboard's callback reads its arms and stages from the config: every arm's
     scheme is in the grid, the exponent arm fits on x1-x2, tau's arm carries its decay rule,
-    and the deeper grids run for am_mup and standard only, x2 before x9."""
+    and the deeper grids run at x2 (am_mup, standard) and x9 (with depth_mup), 4 seeds at x9."""
     from hydra.utils import instantiate
 
     cfg = compose_job(f"+sweeps={sweep}")
@@ -288,8 +288,11 @@ def test_leaderboard_plan_from_its_config(sweep, arms):
     assert {a.scheme for a in plan.arms} == grid and cfg.data.name == "fashion_mnist"
     fit = next(a for a in plan.arms if a.name == "am_mup_fit")
     assert fit.scheme == "am_mup" and fit.exponent_from == (1, 2)
-    assert plan.select == "val" and plan.targets == (2, 4, 9) and plan.refine_values == (1, 2)
-    assert plan.target_values == (2, 9) and plan.target_schemes == ("am_mup", "standard")
+    assert plan.select == "val" and plan.targets == (2, 4, 9)
+    assert plan.refine_values == (1, 2, 9)
+    assert [(g.value, g.schemes) for g in plan.target_grids] == [
+        (2, ("am_mup", "standard")), (9, ("am_mup", "standard", "depth_mup"))]
+    assert plan.extra_seeds == (2, 3) and plan.seed_values == (9,)
     if "am_mup_tau" in arms:
         assert next(a for a in plan.arms if a.name == "am_mup_tau").overrides == (
             "amup.wd_rule=tau",)
@@ -325,9 +328,10 @@ def test_the_vits_combined_check_trains_at_x2_with_a_coarse_grid_there():
 
     cfg = compose_job("+sweeps=combined_check_fmnist_adamw", "model=vit_narrow")
     plan = instantiate(cfg.hydra.callbacks.multirun_end).plan
-    assert plan.targets == (2,) and plan.target_values == (2,) and cfg.optim.opt == "adamw"
-    assert plan.target_schemes == ("am_mup", "standard")
-    assert [cfg.check.grid_center + o for o in plan.target_offsets] == [-3.5, -3, -2.5, -2]
+    (grid,) = plan.target_grids
+    assert plan.targets == (2,) and grid.value == 2 and cfg.optim.opt == "adamw"
+    assert grid.schemes == ("am_mup", "standard")
+    assert [cfg.check.grid_center + o for o in grid.offsets] == [-3.5, -3, -2.5, -2]
 
 
 @pytest.mark.parametrize("named, arms", [
@@ -350,7 +354,8 @@ def test_combined_check_carries_the_named_depth_arm(named, arms):
     assert [a.name for a in plan.arms] == arms
     assert plan.transfer_overrides == ("amup.exponent=-1.5",)
     assert next(a for a in plan.arms if a.name == "mup_only").overrides == ("amup.exponent=0",)
-    assert plan.targets == (4,) and plan.target_values == (4,) and plan.refine_values == (1,)
+    assert plan.targets == (4,) and [g.value for g in plan.target_grids] == [4]
+    assert plan.refine_values == (1,)
     from amup_timm.experiments.check import transfer_stage
 
     ref = {"lr": 0.2, "model": "resnet18", "kwargs": dict(cfg.model.kwargs)}

@@ -133,6 +133,26 @@ def references(records: list[Record], axis: str, select: str) -> dict[str, dict[
     return out
 
 
+@dataclass(frozen=True)
+class TargetGrid:
+    """A coarse grid of ``schemes`` at ``offsets`` (decades from the grid's center) at one
+    size of the check's axis."""
+
+    value: Any
+    schemes: tuple[str, ...]
+    offsets: tuple[float, ...]
+
+
+def grids_of(spec: dict | list | None) -> tuple[TargetGrid, ...]:
+    """The plan's deeper grids from the callback's ``target_grids``: one ``{values, schemes,
+    lr_offsets}`` mapping, or a list of them (other schemes or LRs at other sizes)."""
+    out = []
+    for g in [spec] if isinstance(spec, dict) else spec or ():
+        out += [TargetGrid(v, tuple(g.get("schemes", ())), tuple(g.get("lr_offsets", ())))
+                for v in g.get("values", ())]
+    return tuple(out)
+
+
 @dataclass
 class Plan:
     """What the check runs after its grid, in this order (cheapest and most needed first, so a
@@ -140,8 +160,10 @@ class Plan:
     ``refine_values``; transfer every arm without ``exponent_from`` to ``targets``; then for
     each of ``target_values``, a coarse grid of ``target_schemes`` at ``target_offsets``,
     refined where that value is in ``refine_values``, and every arm whose ``exponent_from``
-    depths all have their grids then transfers. Defaults: the grid's own values and schemes,
-    one arm a scheme (the transfer check)."""
+    depths all have their grids then transfers. ``extra_seeds`` at ``seed_values``: every
+    arm's transferred run there (right after its transfer) and, last, each scheme's eta* cell
+    there (stage ``seeds``: selected on the grid's seeds, it selects nothing). Defaults: the
+    grid's own values and schemes, one arm a scheme (the transfer check)."""
 
     axis: str = "depth"
     select: str = DEFAULT_SELECT
@@ -151,9 +173,9 @@ class Plan:
     arms: tuple[Arm, ...] | None = None
     targets: tuple[Any, ...] | None = None
     refine_values: tuple[Any, ...] | None = None
-    target_values: tuple[Any, ...] = ()
-    target_schemes: tuple[str, ...] = ()
-    target_offsets: tuple[float, ...] = ()
+    target_grids: tuple[TargetGrid, ...] = ()
+    extra_seeds: tuple[int, ...] = ()
+    seed_values: tuple[Any, ...] = ()
 
 
 def run_check(sweep: Path, overrides: list[str], plan: Plan) -> None:
@@ -167,11 +189,12 @@ def run_check(sweep: Path, overrides: list[str], plan: Plan) -> None:
             transfer(sweep, overrides, plan, arm)
     pending = [a for a in arms if a.exponent_from]
     done = {r.scale.get(axis, 1) for r in recs if r.stage == "grid"}
-    for value in plan.target_values:
-        for scheme in plan.target_schemes:
+    for grid in plan.target_grids:
+        value = grid.value
+        for scheme in grid.schemes:
             multirun(sweep / "target_grid" / f"{scheme}_{axis}{value}", overrides, [
                 f"scale.{axis}={value}", f"amup.scheme={scheme}", "check.stage=target_grid",
-                "check.lr_offset=" + ",".join(map(str, plan.target_offsets)),
+                "check.lr_offset=" + ",".join(map(str, grid.offsets)),
                 "hydra.sweep.subdir=lr${optim.log10_lr}_seed${trainer.seed}"])
         if plan.refine_values is None or value in plan.refine_values:
             refine(sweep, overrides, plan, (value,))
@@ -182,6 +205,24 @@ def run_check(sweep: Path, overrides: list[str], plan: Plan) -> None:
     for arm in pending:
         log.warning("arm %s: no grid at %s %s to fit its exponent from; not run", arm.name,
                     axis, sorted(set(arm.exponent_from) - done))
+    if plan.extra_seeds:
+        seed_cells(sweep, overrides, plan)
+
+
+def seed_cells(sweep: Path, overrides: list[str], plan: Plan) -> None:
+    """``plan.extra_seeds`` at each (scheme, size in ``plan.seed_values``)'s eta*, selected on
+    the grid's own seeds, into sweep/seeds/ (stage ``seeds``, which no eta* reads)."""
+    axis = plan.axis
+    for (scheme, value), recs in sorted(_groups(collect(sweep), axis, (*COARSE, "refine")).items(),
+                                        key=str):
+        best = eta_star(recs, plan.select) if value in plan.seed_values else None
+        if best is None:
+            continue
+        multirun(sweep / "seeds" / f"{scheme}_{axis}{value}", overrides, [
+            f"scale.{axis}={value}", f"amup.scheme={scheme}", "check.stage=seeds",
+            "check.lr_offset=0", f"optim.log10_lr={round(math.log10(best[0]), 4)}",
+            "trainer.seed=" + ",".join(map(str, plan.extra_seeds)),
+            "hydra.sweep.subdir=lr${optim.log10_lr}_seed${trainer.seed}"], drop=("optim.lr=",))
 
 
 def refine(sweep: Path, overrides: list[str], plan: Plan, values: tuple[Any, ...] | None,
@@ -224,8 +265,13 @@ def transfer(sweep: Path, overrides: list[str], plan: Plan, arm: Arm) -> None:
         out = sweep / "exponent" / arm.name
         write_check(verdict(fitted, axis, plan.select), out)
         extra.append(f"amup.exponent_from={hydra_value(str(out))}")
-    multirun(sweep / "transfer" / arm.name, overrides,
-             transfer_stage(plan, replace(arm, overrides=tuple(extra)), ref, targets))
+    stage = transfer_stage(plan, replace(arm, overrides=tuple(extra)), ref, targets)
+    multirun(sweep / "transfer" / arm.name, overrides, stage)
+    deep = [v for v in targets if v in plan.seed_values]
+    if plan.extra_seeds and deep:  # the same runs with more seeds at the chosen sizes
+        multirun(sweep / "seeds" / f"transfer_{arm.name}", overrides, [
+            *transfer_stage(plan, replace(arm, overrides=tuple(extra)), ref, deep),
+            "trainer.seed=" + ",".join(map(str, plan.extra_seeds))])
 
 
 def transfer_stage(plan: Plan, arm: Arm, ref: dict[str, Any], targets: Any) -> list[str]:
@@ -252,13 +298,14 @@ class CheckOnMultirunEnd(Callback):
                  refine_step: float = 0.125, refine_points: int = 2,
                  transfer_overrides: tuple[str, ...] = (), arms: list | None = None,
                  targets: list | None = None, refine_values: list | None = None,
-                 target_grids: dict | None = None, named_arm: dict | None = None):
+                 target_grids: dict | None = None, named_arm: dict | None = None,
+                 extra_seeds: dict | None = None):
         from omegaconf import OmegaConf
 
         def plain(x: Any) -> Any:
             return OmegaConf.to_container(x, resolve=True) if OmegaConf.is_config(x) else x
 
-        grids = plain(target_grids) or {}
+        seeds = plain(extra_seeds) or {}
         self.measure = measure
         def arm_of(a: dict) -> Arm:
             return Arm(a["name"], a.get("scheme", a["name"]), tuple(a.get("overrides", ())),
@@ -277,8 +324,8 @@ class CheckOnMultirunEnd(Callback):
             tuple(arms) or None,
             tuple(plain(targets)) if targets is not None else None,
             tuple(plain(refine_values)) if refine_values is not None else None,
-            tuple(grids.get("values", ())), tuple(grids.get("schemes", ())),
-            tuple(grids.get("lr_offsets", ())))
+            grids_of(plain(target_grids)), tuple(seeds.get("seeds", ())),
+            tuple(seeds.get("values", ())))
         self.axis, self.select = axis, select
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:

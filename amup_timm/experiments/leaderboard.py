@@ -82,6 +82,8 @@ def board(records: list[Record], axis: str = "depth", select: str = "val") -> Bo
     grids: dict[Any, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
     moved: dict[Any, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
     for r in done:
+        if r.stage == "seeds":  # more seeds at a grid's eta*: they select nothing
+            continue
         target = moved if r.stage == "transfer" else grids
         target[axis_value(r, axis)][r.arm if r.stage == "transfer" else r.scheme].append(r)
     out = Board(axis)

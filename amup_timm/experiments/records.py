@@ -105,7 +105,7 @@ class Record:
     test_loss: float | None
     test_acc: float | None
     width: int | None  # width label (``nominal_width``)
-    stage: str  # a check's stage: grid, refine, transfer, target_grid
+    stage: str  # a check's stage: grid, refine, transfer, target_grid, seeds
     arm: str  # a check's arm (its scheme where the check names none)
     wd_rule: str  # amup.wd_rule
     exponent_from: str | None  # amup.exponent_from

@@ -313,7 +313,7 @@ def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str,
     def key(r: Record) -> Any:
         return axis_value(r, axis)
 
-    grid = once([r for r in records if r.stage != "transfer"], key)
+    grid = once([r for r in records if r.stage not in ("transfer", "seeds")], key)
     moved = once([r for r in records if r.stage == "transfer"
                   and r.arm == r.scheme], key)  # the scheme's own arm
     by_value: dict[Any, list[Record]] = defaultdict(list)
