@@ -1,11 +1,14 @@
-"""The leaderboard of a ``+sweeps=leaderboard_long`` check: which arm (a depth scheme and its
-decay rule) gives the deeper models the best test loss at its transferred LR?
+"""The leaderboard of a ``+sweeps=leaderboard_long`` check: which arms (a depth scheme and its
+decay rule) train the deepest model as well as the best, and how far is each from that model's
+own optimum?
 
-Selection is by the check's ``select`` (the validation split); everything reported is on the
-test split (the held-out split where a data set has none). Per deeper depth and arm: the test
-loss and accuracy at the arm's transferred LR with their range over seeds, the gap to the best
-that any grid reached at that depth, and the arm's own regret where its scheme's grid ran
-(the table: report.leaderboard_markdown).
+Everything selected (eta*, the best grid cell, the best arm) is selected on the check's
+``select`` (the validation split); the test split is reported beside it (the held-out split
+where a data set has none). Per deeper depth and arm: the test loss and accuracy at the arm's
+transferred LR with their range over seeds, the gap to the best grid cell at that depth, and
+the arm's own regret where its scheme's grid ran (the table: report.leaderboard_markdown). At
+the deepest depth the rule of decide.py calls each arm tied with the best or worse, better /
+tied / worse than timm's one LR, and gives its gap to the optimum with an interval.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import hydra_value
+from .decide import Decision, decide
 from .eta import eta_star
 from .records import Record, law_exponent
 from .verdict import axis_value
@@ -48,6 +52,7 @@ class BestCell:
     select_loss: float
     loss: float  # seed-mean test loss
     acc: float  # seed-mean test accuracy
+    runs: list[Record] = field(default_factory=list, repr=False)  # every seed's, extra included
 
 
 @dataclass
@@ -57,11 +62,12 @@ class Board:
     axis: str
     rows: list[ArmRow] = field(default_factory=list)
     best: dict[Any, BestCell] = field(default_factory=dict)
-    named: str | None = None
-    versus: str = ""  # the named arm against timm's one LR, seed by seed
+    named: str | None = None  # the arm the rule picks from the tied set (None: no interval)
+    versus: str = ""  # the picked arm against timm's one LR
     call: str = ""
-    overrides: list[str] = field(default_factory=list)  # amup-train's, for the named arm
-    arm: dict[str, Any] = field(default_factory=dict)  # the named arm as another check's arm
+    overrides: list[str] = field(default_factory=list)  # amup-train's, for the picked arm
+    arm: dict[str, Any] = field(default_factory=dict)  # the picked arm as another check's arm
+    decision: Decision | None = None  # the rule at the deepest depth
 
 
 def _test(r: Record) -> tuple[float, float | None]:
@@ -81,10 +87,9 @@ def board(records: list[Record], axis: str = "depth", select: str = "val") -> Bo
     done = [r for r in records if r.status in ("finished", "diverged") and r.lr]
     grids: dict[Any, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
     moved: dict[Any, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
-    for r in done:
-        if r.stage == "seeds":  # more seeds at a grid's eta*: they select nothing
-            continue
-        target = moved if r.stage == "transfer" else grids
+    extra: dict[Any, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
+    for r in done:  # the extra seeds at a grid's eta* select nothing: kept apart
+        target = {"transfer": moved, "seeds": extra}.get(r.stage, grids)
         target[axis_value(r, axis)][r.arm if r.stage == "transfer" else r.scheme].append(r)
     out = Board(axis)
     for value in sorted(moved):
@@ -96,8 +101,9 @@ def board(records: list[Record], axis: str = "depth", select: str = "val") -> Bo
             runs = [r for r in recs if r.lr == star[0]]
             loss = _mean([_test(r)[0] for r in runs])
             if best is None or star[1] < best.select_loss:
+                more = [r for r in extra[value][scheme] if r.lr == star[0]]
                 best = BestCell(scheme, star[0], star[1], loss,
-                                _mean([_test(r)[1] or 0.0 for r in runs]))
+                                _mean([_test(r)[1] or 0.0 for r in runs]), runs + more)
         if best:
             out.best[value] = best
         for arm, runs in sorted(moved[value].items()):
@@ -119,34 +125,28 @@ def board(records: list[Record], axis: str = "depth", select: str = "val") -> Bo
 
 
 def _name(out: Board, records: list[Record]) -> None:
-    """Name the arm with the lowest seed-mean test loss at the deepest depth; better than
-    ``standard`` only where each of its seeds beats each of standard's."""
+    """The rule of decide.py at the deepest depth: the set tied with the best arm, each arm
+    against timm's one LR and the optimum; the picked arm's overrides."""
     if not out.rows:
         out.call = "no transferred runs yet"
         return
     deepest = max(r.value for r in out.rows)
-    at = {r.arm: r for r in out.rows if r.value == deepest}
-    named = min(at.values(), key=lambda r: r.loss)
-    out.named = named.arm
-    std = at.get("standard")
-    where = f"at {out.axis} {deepest}: "
-    if named.arm == "standard":
-        out.versus = "timm's one LR (standard) is best"
-        out.call = where + out.versus
-    elif std is None:
-        out.versus = "no standard arm to compare"
-        out.call = f"{where}{named.arm} is best ({out.versus})"
-    elif max(named.seeds) < min(std.seeds):
-        out.versus = "beats timm's one LR on every seed"
-        out.call = (f"{where}{named.arm} {out.versus} (test loss {named.loss:.4f} vs "
-                    f"{std.loss:.4f})")
-    else:
-        out.versus = "within seed noise of timm's one LR"
-        out.call = (f"{where}{named.arm} is lowest (test loss {named.loss:.4f} vs "
-                    f"{std.loss:.4f}) but {out.versus}")
-    run = next(r for r in records if r.stage == "transfer" and r.arm == named.arm)
+    arms = {arm: [r for r in records if r.stage == "transfer" and r.arm == arm
+                  and axis_value(r, out.axis) == deepest and r.lr]
+            for arm in sorted({r.arm for r in out.rows if r.value == deepest})}
+    cell = out.best.get(deepest)
+    optimum = (f"{cell.scheme} at {cell.lr:.3g}", cell.runs) if cell else None
+    d = out.decision = decide(deepest, arms, optimum)
+    out.call = f"at {out.axis} {deepest}: {d.call}"
+    if d.pick is None:
+        return
+    out.named = d.pick
+    std = d.vs_standard.get(d.pick)
+    out.versus = ("is timm's one LR" if d.pick == "standard" else "no standard arm to compare"
+                  if std is None else f"{std.call} against timm's one LR")
+    run = next(r for r in arms[d.pick])
     out.overrides = arm_overrides(run)
-    out.arm = {"name": named.arm, "scheme": run.scheme, "overrides": arm_recipe(run)}
+    out.arm = {"name": d.pick, "scheme": run.scheme, "overrides": arm_recipe(run)}
 
 
 def arm_recipe(run: Record) -> list[str]:

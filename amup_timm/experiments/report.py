@@ -18,6 +18,7 @@ from typing import Any
 
 from .eta import SELECT_HELP
 from .fit import MEASURES
+from .decide import MARGIN, Decision, Diff
 from .leaderboard import Board
 from .records import write_json
 from .verdict import TestRegret, Verdict
@@ -250,7 +251,9 @@ def log_check(result: Verdict, files: list[Path], sweep: Path, logger: Any) -> N
 
 
 def leaderboard_markdown(b: Board) -> str:
-    """The leaderboard as a table, the named arm and its amup-train overrides."""
+    """The leaderboard as a table, then the rule's decision at the deepest depth (tied set,
+    each arm against timm's one LR and the optimum, with intervals) and the picked arm's
+    amup-train overrides."""
     lines = [f"| {b.axis} | arm | LR | test acc (seeds) | test loss (seeds) | gap to best grid |"
              " own regret | eta* of its scheme |", "|---|---|---|---|---|---|---|---|"]
     for r in sorted(b.rows, key=lambda r: (r.value, r.loss)):
@@ -263,14 +266,44 @@ def leaderboard_markdown(b: Board) -> str:
                      f"{_f(r.gap, '+.4f')} | {_f(r.regret, '+.4f')} | "
                      f"{_f(r.eta_star, '.3g')} |")
     for value, best in sorted(b.best.items()):
-        lines.append(f"\nBest grid at {b.axis} {value}: {best.scheme} at LR "
-                     f"{best.lr:.3g}, test loss {_f(best.loss, '.4f')}, acc "
+        lines.append(f"\nBest grid at {b.axis} {value} (picked on validation): {best.scheme} "
+                     f"at LR {best.lr:.3g}, test loss {_f(best.loss, '.4f')}, acc "
                      f"{100 * best.acc:.1f}%")
-    lines += ["", f"Named: {b.call}."]
+    if b.decision is not None:
+        lines += ["", *decision_markdown(b.decision)]
+    lines += ["", f"Verdict: {b.call}."]
     if b.overrides:
-        lines.append("Train a deeper model with it (these overrides added to the command that "
+        lines.append(f"Picked from the tied set (rule: lowest validation loss): {b.named}. "
+                     "Train a deeper model with it (these overrides added to the command that "
                      f"trains it): `{' '.join(b.overrides)}`")
     return "\n".join(lines)
+
+
+def _diff(d: Diff | None) -> str:
+    """``+0.0123 [+0.0040, +0.0206] worse`` (validation loss; n pairs)."""
+    if d is None:
+        return "-"
+    ci = f" [{d.lo:+.4f}, {d.hi:+.4f}]" if d.lo is not None else ""
+    return f"{_f(d.mean, '+.4f')}{ci} {d.call}"
+
+
+def decision_markdown(d: Decision) -> list[str]:
+    """The rule's table at one depth: each arm against the best, timm's one LR and the deep
+    optimum (validation loss, paired over seeds, Bonferroni-corrected 95% t-intervals), with
+    the test split's differences beside them."""
+    arms = [d.best] + sorted(d.vs_best, key=lambda a: d.vs_best[a].mean or 0.0)
+    lines = [f"Decision at {d.value} ({d.pairs} paired seeds; validation loss differences, "
+             f"paired t, Bonferroni 95%; tied under {MARGIN} or where the interval holds 0):",
+             "", "| arm | vs the best | vs timm's one LR | vs the optimum"
+             f" ({d.optimum or 'no grid here'}) | test loss vs the optimum | test acc points |",
+             "|---|---|---|---|---|---|"]
+    for a in arms:
+        opt = d.vs_optimum.get(a)
+        lines.append(f"| {a} | {'best' if a == d.best else _diff(d.vs_best.get(a))} | "
+                     f"{'-' if a == 'standard' else _diff(d.vs_standard.get(a))} | "
+                     f"{_diff(opt)} | {_f(opt.test_loss if opt else None, '+.4f')} | "
+                     f"{_f(opt.test_acc_points if opt else None, '+.2f')} |")
+    return lines
 
 
 # -- the fit ---------------------------------------------------------------------------------

@@ -1,0 +1,168 @@
+"""How a verdict is reached between arms (docs/design.md §8, "How a verdict is reached"): fixed
+before the runs it judges, selected on validation, reported on test.
+
+- Each arm's runs at a depth are compared with another's seed by seed (the same seed: the same
+  initialization stream and data order), on the validation loss: the mean of the paired
+  differences with a paired t-interval (df = pairs - 1; the records hold aggregate metrics only,
+  so no per-image interval exists). A family of m comparisons made at one depth (every arm
+  against the best, every arm against timm's one LR, every arm against the deep optimum) is
+  corrected by Bonferroni: each interval at 1 - 0.05 / m, so that the family holds at 95%.
+  Against the best this is Hsu's multiple comparisons with the best with a conservative
+  critical value: it accounts for the best having been picked from the same runs.
+- ``better`` / ``worse`` where the interval excludes 0 *and* the mean difference exceeds
+  ``MARGIN``; otherwise ``tied``. With fewer than ``MIN_PAIRS`` seeds a side there is no usable
+  interval ("2 seeds: no interval") and nothing is named.
+- The arm whose overrides are printed is picked from the set tied with the best by a rule fixed
+  in advance: the lowest seed-mean validation loss (the best itself); the others are tied.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .records import Record
+
+MARGIN = 0.01  # validation loss; on Fashion-MNIST's boards about 0.3 accuracy points
+ALPHA = 0.05  # familywise, over the comparisons of one family at one depth
+MIN_PAIRS = 3  # paired seeds an interval needs (2 give df 1: t = 12.7, no usable interval)
+CALLS = ("better", "tied", "worse", "no interval")
+
+
+@dataclass
+class Diff:
+    """Arm ``a`` minus arm ``b`` on the validation loss, paired over their common seeds; the
+    test split's loss and accuracy differences beside it (reported, never selecting)."""
+
+    a: str
+    b: str
+    n: int  # paired seeds
+    mean: float | None  # +inf where a's run diverged
+    lo: float | None  # the Bonferroni-corrected paired t-interval
+    hi: float | None
+    call: str  # better (a lower), tied, worse, no interval
+    test_loss: float | None = None
+    test_acc_points: float | None = None  # 100 x (a's accuracy - b's)
+
+
+def losses(runs: list[Record], split: str = "val") -> dict[Any, float]:
+    """{seed: loss} on ``split`` (+inf for a diverged run), finished and diverged runs only."""
+    out = {}
+    for r in runs:
+        if r.status not in ("finished", "diverged"):
+            continue
+        x = getattr(r, f"{split}_loss")
+        out[r.seed] = math.inf if r.status == "diverged" or x is None else float(x)
+    return out
+
+
+def accs(runs: list[Record]) -> dict[Any, float | None]:
+    return {r.seed: (r.test_acc if r.status == "finished" else None) for r in runs
+            if r.status in ("finished", "diverged")}
+
+
+def t_quantile(p: float, df: int) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(p, df))
+
+
+def paired(a: dict[Any, float], b: dict[Any, float], m: int = 1, alpha: float = ALPHA
+           ) -> tuple[int, float | None, float | None, float | None]:
+    """(pairs, mean difference a - b, interval ends) over the seeds both have, the interval a
+    paired t at 1 - alpha / m (None below ``MIN_PAIRS`` or where a run diverged)."""
+    seeds = sorted(set(a) & set(b), key=str)
+    d = [a[s] - b[s] for s in seeds]
+    n = len(d)
+    if not n:
+        return 0, None, None, None
+    mean = sum(d) / n
+    if n < MIN_PAIRS or not math.isfinite(mean):
+        return n, mean, None, None
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
+    half = t_quantile(1 - alpha / (2 * m), n - 1) * sd / math.sqrt(n)
+    return n, mean, mean - half, mean + half
+
+
+def call(mean: float | None, lo: float | None, hi: float | None, margin: float = MARGIN) -> str:
+    """better / worse where the interval excludes 0 and the difference exceeds the margin;
+    tied otherwise; no interval without one (a diverged run is worse than any that ran)."""
+    if mean is not None and math.isinf(mean):
+        return "worse" if mean > 0 else "better"
+    if lo is None or hi is None:
+        return "no interval"
+    if lo > 0 and mean > margin:
+        return "worse"
+    if hi < 0 and mean < -margin:
+        return "better"
+    return "tied"
+
+
+def compare(a: str, runs_a: list[Record], b: str, runs_b: list[Record], m: int,
+            margin: float = MARGIN) -> Diff:
+    """``a`` against ``b``, one of ``m`` comparisons of a family."""
+    n, mean, lo, hi = paired(losses(runs_a), losses(runs_b), m)
+    _, test, _, _ = paired(losses(runs_a, "test"), losses(runs_b, "test"), m)
+    acc_a, acc_b = accs(runs_a), accs(runs_b)
+    pts = [acc_a[s] - acc_b[s] for s in set(acc_a) & set(acc_b)
+           if acc_a[s] is not None and acc_b[s] is not None]
+    return Diff(a, b, n, mean, lo, hi, call(mean, lo, hi, margin),
+                test if test is not None and math.isfinite(test) else None,
+                100 * sum(pts) / len(pts) if pts and len(pts) == n else None)
+
+
+@dataclass
+class Decision:
+    """What the rule says at one depth: the best arm on validation, the set tied with it, each
+    arm against timm's one LR and against the deep model's own optimum, the arm it picks."""
+
+    value: Any
+    pairs: int  # the fewest paired seeds of any comparison with the best
+    best: str | None
+    tied: list[str] = field(default_factory=list)  # with the best, the best first
+    vs_best: dict[str, Diff] = field(default_factory=dict)
+    vs_standard: dict[str, Diff] = field(default_factory=dict)
+    vs_optimum: dict[str, Diff] = field(default_factory=dict)
+    optimum: str | None = None  # "scheme at LR": the grid's best cell, picked on validation
+    pick: str | None = None  # the arm whose overrides are printed
+    call: str = ""
+
+
+def seed_mean(runs: list[Record]) -> float:
+    vals = list(losses(runs).values())
+    return sum(vals) / len(vals) if vals else math.inf
+
+
+def decide(value: Any, arms: dict[str, list[Record]], optimum: tuple[str, list[Record]] | None,
+           margin: float = MARGIN) -> Decision:
+    """The rule at one depth for ``arms`` (name -> its transferred runs, every seed) and the
+    deep model's ``optimum`` (its label and runs, or None where no grid ran there)."""
+    ranked = sorted(arms, key=lambda a: (seed_mean(arms[a]), a))
+    if not ranked:
+        return Decision(value, 0, None, call="no transferred runs yet")
+    best = ranked[0]
+    others = ranked[1:]
+    out = Decision(value, 0, best)
+    out.vs_best = {a: compare(a, arms[a], best, arms[best], max(1, len(others)), margin)
+                   for a in others}
+    out.pairs = min((d.n for d in out.vs_best.values()), default=len(losses(arms[best])))
+    if "standard" in arms:
+        rest = [a for a in ranked if a != "standard"]
+        out.vs_standard = {a: compare(a, arms[a], "standard", arms["standard"],
+                                      max(1, len(rest)), margin) for a in rest}
+    if optimum is not None:
+        label, runs = optimum
+        out.optimum = label
+        out.vs_optimum = {a: compare(a, arms[a], label, runs, len(ranked), margin)
+                          for a in ranked}
+    if out.pairs < MIN_PAIRS:
+        out.call = (f"{out.pairs} seeds: no interval; lowest validation loss {best} "
+                    "(not a finding: run more seeds)")
+        return out
+    out.tied = [best] + [a for a in others if out.vs_best[a].call != "worse"]
+    out.pick = best
+    worse = [a for a in others if a not in out.tied]
+    out.call = (f"tied with the best: {', '.join(out.tied)}" if len(out.tied) > 1
+                else f"{best} is best") + (f"; worse: {', '.join(worse)}" if worse else "")
+    return out

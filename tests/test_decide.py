@@ -1,0 +1,143 @@
+"""The verdict's rule (decide.py) on simulated arms drawn with the seed spread measured in the
+published records, and on the published records themselves: identical arms are called
+different at no more than the stated rate, a real difference is called different, and two
+seeds a side name nothing."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from pathlib import Path
+
+import pytest
+
+from amup_timm.experiments.decide import ALPHA, MARGIN, compare, decide, losses, paired
+from amup_timm.experiments.leaderboard import board
+from amup_timm.experiments.records import Record, collect
+
+from helpers import record
+
+RUNS = Path(__file__).resolve().parents[1] / "docs" / "data" / "evidence" / "runs"
+BOARDS = [("resnet18_narrow", "sgd"), ("resnet50_narrow", "sgd"), ("vit_narrow", "adamw"),
+          ("convnext_narrow", "adamw")]
+DRAWS = 2000
+
+
+def deepest_arms(model: str, optim: str) -> dict[str, list[Record]]:
+    recs = [r for r in collect(RUNS / model / f"leaderboard_{optim}.tar.gz")
+            if r.stage == "transfer" and r.status == "finished"]
+    deepest = max(r.depth for r in recs)
+    arms: dict[str, list[Record]] = {}
+    for r in recs:
+        if r.depth == deepest:
+            arms.setdefault(r.arm, []).append(r)
+    return arms
+
+
+@pytest.fixture(scope="module")
+def spread() -> float:
+    """The sd of one seed's validation-loss difference between two arms, pooled over every
+    pair of arms at the deepest depth of the four published boards (each pair: its seeds'
+    differences about their mean)."""
+    ss, df = 0.0, 0
+    for model, optim in BOARDS:
+        arms = deepest_arms(model, optim)
+        for a, b in itertools.combinations(sorted(arms), 2):
+            la, lb = losses(arms[a]), losses(arms[b])
+            d = [la[s] - lb[s] for s in set(la) & set(lb)]
+            if len(d) > 1 and all(math.isfinite(x) for x in d):
+                m = sum(d) / len(d)
+                ss += sum((x - m) ** 2 for x in d)
+                df += len(d) - 1
+    assert df >= 20
+    return math.sqrt(ss / df)
+
+
+def runs(name: str, vals: list[float]) -> list[Record]:
+    return [record(lr=0.1, seed=s, val_loss=v, test_loss=v, test_acc=0.9, arm=name,
+                   status="finished", path=f"{name}{s}")
+            for s, v in enumerate(vals)]
+
+
+def draw(rng: random.Random, mean: float, sd: float, shared: list[float]) -> list[float]:
+    """4 seeds: a seed effect both arms share (same init stream and data order) plus the arm's
+    own noise (the measured spread of a difference is sqrt(2) times it)."""
+    return [mean + u + rng.gauss(0, sd / math.sqrt(2)) for u in shared]
+
+
+def test_identical_arms_are_called_different_at_most_at_the_stated_rate(spread):
+    """A/A: 2,000 pairs of identical arms, 4 seeds each. With no margin the interval excludes 0
+    at most ALPHA of the time (binomial 3-sigma slack); with the margin, almost never."""
+    rng = random.Random(0)
+    excl = called = 0
+    for _ in range(DRAWS):
+        shared = [rng.gauss(0, 0.005) for _ in range(4)]
+        a, b = draw(rng, 0.27, spread, shared), draw(rng, 0.27, spread, shared)
+        n, mean, lo, hi = paired(dict(enumerate(a)), dict(enumerate(b)))
+        excl += lo > 0 or hi < 0
+        called += compare("a", runs("a", a), "b", runs("b", b), 1).call != "tied"
+    slack = 3 * math.sqrt(ALPHA * (1 - ALPHA) / DRAWS)
+    assert excl / DRAWS <= ALPHA + slack
+    assert excl / DRAWS >= ALPHA - slack  # a t with df 3, not a z: exact coverage, not more
+    assert called / DRAWS <= ALPHA
+
+
+def test_the_best_of_six_identical_arms_is_tied_with_the_rest(spread):
+    """The best picked from 6 identical arms on the same runs: the Bonferroni correction keeps
+    the chance that any arm is called worse than it at most ALPHA (no margin: the interval
+    alone)."""
+    rng = random.Random(1)
+    wrong = 0
+    for _ in range(DRAWS // 4):
+        shared = [rng.gauss(0, 0.005) for _ in range(4)]
+        arms = {f"arm{i}": runs(f"arm{i}", draw(rng, 0.27, spread, shared)) for i in range(6)}
+        d = decide(36, arms, None, margin=0.0)
+        wrong += len(d.tied) < 6
+    assert wrong / (DRAWS // 4) <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / (DRAWS // 4))
+
+
+def test_the_laws_real_loss_on_resnet50_is_called_worse(spread):
+    """resnet50_narrow's -1.5 law (am_mup) against its best arm, at their measured seed means
+    and the measured spread, 4 seeds: called worse in at least 95% of draws."""
+    arms = deepest_arms("resnet50_narrow", "sgd")
+    mean = {a: sum(losses(r).values()) / len(r) for a, r in arms.items()}
+    best = min(mean, key=mean.get)
+    gap = mean["am_mup"] - mean[best]
+    assert gap > MARGIN
+    rng = random.Random(2)
+    worse = 0
+    for _ in range(DRAWS // 4):
+        shared = [rng.gauss(0, 0.005) for _ in range(4)]
+        a = draw(rng, mean["am_mup"], spread, shared)
+        b = draw(rng, mean[best], spread, shared)
+        worse += compare("am_mup", runs("am_mup", a), best, runs(best, b), 5).call == "worse"
+    assert worse / (DRAWS // 4) >= 0.95
+
+
+@pytest.mark.parametrize("model, optim", BOARDS)
+def test_two_seeds_a_side_name_nothing(model, optim):
+    """The published boards ran 2 seeds an arm at the deepest depth (where seeds 2-3 have not
+    landed): the verdict says so and picks no arm."""
+    records = collect(RUNS / model / f"leaderboard_{optim}.tar.gz")
+    b = board(records, "depth", "val")
+    deepest = b.decision.value
+    seeds = {r.seed for r in records if r.stage == "transfer" and r.depth == deepest}
+    if len(seeds) >= 3:
+        pytest.skip(f"{model}: {len(seeds)} seeds at the deepest depth")
+    assert b.named is None and b.overrides == [] and "2 seeds: no interval" in b.call
+
+
+def test_a_diverged_arm_is_worse_and_ties_are_called_ties():
+    """A diverged seed makes an arm worse whatever the interval; two arms 0.002 apart with a
+    tight interval are tied (under the margin); 0.05 apart, worse."""
+    base = [0.270, 0.272, 0.268, 0.271]
+    arms = {"best": runs("best", base),
+            "close": runs("close", [x + 0.002 for x in base]),
+            "far": runs("far", [x + 0.05 + 0.001 * i for i, x in enumerate(base)]),
+            "blown": runs("blown", base[:3] + [math.inf])}
+    arms["blown"][3].status = "diverged"
+    d = decide(9, arms, ("best at 0.1", arms["best"]))
+    assert d.best == "best" and d.tied == ["best", "close"] and d.pick == "best"
+    assert d.vs_best["far"].call == "worse" and d.vs_best["blown"].call == "worse"
+    assert d.vs_optimum["best"].mean == 0 and d.vs_optimum["close"].call == "tied"
