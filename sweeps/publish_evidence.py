@@ -28,7 +28,8 @@ from pathlib import Path
 from amup_timm.experiments.check import main as check_main
 from amup_timm.experiments.eta import eta_star, once
 from amup_timm.experiments.leaderboard import board
-from amup_timm.experiments.records import DONE, PACKED, Record, collect, is_done, pack
+from amup_timm.experiments.records import (DONE, PACKED, Record, collect, is_done, pack,
+                                           unpacked)
 from amup_timm.experiments.reference_runs import sweep_select
 from amup_timm.experiments.report import leaderboard_markdown
 from amup_timm.experiments.verdict import Trend, compute_s, interval
@@ -171,33 +172,31 @@ def leaderboard_block(packed: Path, published: bool) -> list[str]:
 
 
 def board_glance_row(model: str, optim: str, result: dict, runs: Path = DATA / "runs") -> str:
-    """A finished leaderboard in one row: its span in depth, the named arm, the test accuracy
-    at the deepest depth of the named arm, timm's one LR and the -1.5 law (seed ranges), and
-    AM-muP's eta* slope where its grids ran."""
+    """A finished leaderboard in one row: its span in depth, the seeds at the deepest depth,
+    the rule's verdict there (the set tied with the best on validation, or no interval), each
+    arm against timm's one LR, the -1.5 law's test accuracy and its gap to the best arm (points
+    lost, seed range), and AM-muP's eta* slope where its grids ran."""
     packed = runs / model / f"leaderboard_{optim}{PACKED}"
     records = records_of(packed)
     b = board(records, "depth", sweep_select(str(packed)))
-    deepest = max(r.value for r in b.rows)
-    at = {r.arm: r for r in b.rows if r.value == deepest}
+    d = b.decision
+    at = {r.arm: r for r in b.rows if r.value == d.value}
     L = {r.depth: r.depths.get("minimal_path") for r in records if r.depth is not None}
     steps = max(r.max_steps or 0 for r in records)
-
-    def acc(arm: str) -> str:
-        row = at.get(arm)
-        if row is None:
-            return f"{arm}: not run"
-        if row.acc is None:
-            return f"{arm}: diverged"
-        lo, hi = row.acc_range
-        return f"{arm} {100 * row.acc:.1f}% ({100 * lo:.1f}-{100 * hi:.1f})"
-
+    if d.tied:
+        rule = f"tied: {', '.join(d.tied)}"
+        versus = "; ".join(f"{a} {x.call}" for a, x in d.vs_standard.items())
+    else:
+        rule, versus = f"{d.pairs} seeds: no interval", "-"
+    law, best = at.get("am_mup"), at.get(d.best)
+    lost = ("not run" if law is None else "diverged" if law.acc is None else
+            f"{100 * law.acc:.1f}%, {100 * (best.acc - law.acc):.1f} points under {d.best}")
     am_mup = next((g for g in result["groups"] if g["scheme"] == "am_mup"), None)
     slope = slope_cell(am_mup["trends"].get("minimal_path", {})) if am_mup else "-"
     return (f"| [{model}](data/evidence/{model}_leaderboard_{optim}.md) | "
-            f"{RECIPE_TEXT.get(optim, optim)}, {steps:,} steps | {min(L)} -> {deepest} "
-            f"({fmt(L[min(L)], 'g')} -> {fmt(L[deepest], 'g')}) | **{b.named}**: {b.versus} | "
-            f"{'; '.join(acc(a) for a in dict.fromkeys((b.named, 'standard', 'am_mup')))} | "
-            f"{slope} |")
+            f"{RECIPE_TEXT.get(optim, optim)}, {steps:,} steps | {min(L)} -> {d.value} "
+            f"({fmt(L[min(L)], 'g')} -> {fmt(L[d.value], 'g')}) | {d.pairs} | {rule} | "
+            f"{versus} | {lost} | {slope} |")
 
 
 def best_run(records: list[Record], bar: float = 0.88, done: bool = True) -> str:
@@ -346,9 +345,10 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
                      "transferred LR in validation loss (seeds) | runs (diverged, failed) |",
                      "|" + "---|" * 7],
            "leaderboard": [], "board_glance": [
-               "| family | recipe | blocks (minimal-path L) | named arm | test accuracy at the "
-               "deepest depth (seeds): the named arm, timm's one LR (standard), the -1.5 law "
-               "(am_mup) | AM-muP's eta* slope in L (95%) |", "|" + "---|" * 6],
+               "| family | recipe | blocks (minimal-path L) | seeds at the deepest | arms tied "
+               "with the best (validation loss) | each against timm's one LR | the -1.5 law "
+               "(am_mup): test accuracy, points under the best arm | AM-muP's eta* slope in L "
+               "(95%: seeds, grid) |", "|" + "---|" * 8],
            "cost": cost_table(data / "runs"), "combined_fmnist": [],
            "width_fmnist": [header[0].format("drift per doubling").replace(
                "| regret", "| test-loss regret").replace("| acc at", "| test acc at").replace(
@@ -424,10 +424,32 @@ def copy_checks(root: Path) -> None:
             shutil.copy(verdict.parent / f"{plot}.png", IMG / f"{name}_{plot}.png")
 
 
+def rederive(data: Path = DATA) -> None:
+    """Every published verdict made again from its packed records by the current rules (the
+    records are the source: a rule fixed later is applied to every check alike)."""
+    for model, check, optim, _ in published(data):
+        packed = data / "runs" / model / f"{check}_{optim}{PACKED}"
+        out = unpacked(packed) / "verdict"
+        check_main([str(packed), "--out", str(out)], quiet=True)
+        name = f"{model}_{check}_{optim}"
+        for suffix in ("json", "md"):
+            shutil.copy(out / f"verdict.{suffix}", data / f"{name}.{suffix}")
+        if (out / "leaderboard.md").is_file():
+            shutil.copy(out / "leaderboard.md", data / f"{name}_leaderboard.md")
+        for plot in ("eta", "curves"):
+            shutil.copy(out / f"{plot}.png", IMG / f"{name}_{plot}.png")
+        print(f"{name}: verdict made again from {packed.relative_to(ROOT)}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("root", nargs="?", default=str(ROOT / "multirun" / "evidence"))
-    copy_checks(Path(p.parse_args().root))
+    p.add_argument("--rederive", action="store_true",
+                   help="first make every published verdict again from its packed records")
+    args = p.parse_args()
+    copy_checks(Path(args.root))
+    if args.rederive:
+        rederive()
     write_tables()
 
 

@@ -1,5 +1,6 @@
-"""The leaderboard names the arm with the lowest test loss at the deepest depth, and calls it
-better than timm's one LR only where each of its seeds beats each of standard's."""
+"""The leaderboard at the deepest depth: the best grid cell and the best arm picked on
+validation, the set of arms tied with the best (decide.py's rule), each arm against timm's one
+LR; two seeds name nothing."""
 
 import pytest
 from helpers import record
@@ -27,44 +28,60 @@ def records(am_losses, std_losses):
                            val_loss=val + 0.01))
     out += [rec("am_mup", "am_mup", 16, 0.05, s, v) for s, v in enumerate(am_losses)]
     out += [rec("standard", "standard", 16, 0.3, s, v) for s, v in enumerate(std_losses)]
-    out += [rec("am_mup_tau", "am_mup", 16, 0.05, s, 0.9, wd_rule="tau") for s in (0, 1)]
+    out += [rec("am_mup_tau", "am_mup", 16, 0.05, s, 0.9 + 0.01 * s, wd_rule="tau")
+            for s in range(len(am_losses))]
     return out
 
 
 def test_rows_gap_regret_and_a_clear_win():
-    b = board(records([0.30, 0.33], [0.41, 0.41]))
+    b = board(records([0.30, 0.33, 0.31, 0.32], [0.41, 0.41, 0.42, 0.40]))
     assert b.best[16].scheme == "standard" and b.best[16].lr == 0.3  # by validation
     assert b.best[16].loss == pytest.approx(0.41)  # reported on test
     am = next(r for r in b.rows if r.arm == "am_mup")
     assert am.loss == pytest.approx(0.315) and am.loss_range == (0.30, 0.33)
     assert am.gap == pytest.approx(0.315 - 0.41)
     assert am.eta_star == 0.3 and am.regret == pytest.approx(0.315 - 0.42)
-    assert b.named == "am_mup" and "beats timm's one LR on every seed" in b.call
+    d = b.decision
+    assert d.best == "am_mup" and d.tied == ["am_mup"] and d.pairs == 4
+    assert d.vs_best["standard"].call == "worse" and d.vs_standard["am_mup"].call == "better"
+    assert b.named == "am_mup" and b.versus == "better against timm's one LR"
+    assert b.call == "at depth 16: am_mup is best; worse: standard, am_mup_tau"
     assert b.overrides == ["amup.scheme=am_mup"]
-    assert "| 16 | am_mup | 0.05 |" in leaderboard_markdown(b)
+    text = leaderboard_markdown(b)
+    assert "| 16 | am_mup | 0.05 |" in text and "| standard | +0.0950 [" in text
 
 
-def test_overlapping_seeds_are_within_noise_and_the_decay_rule_is_named():
-    b = board(records([0.30, 0.45], [0.41, 0.42]))
-    assert b.named == "am_mup" and "within seed noise of timm's one LR" in b.call
-    tau = board([r for r in records([0.95, 0.95], [0.96, 0.97]) if r.arm != "am_mup"])
+def test_overlapping_seeds_are_a_tie_and_the_decay_rule_is_picked():
+    b = board(records([0.30, 0.45, 0.31, 0.44], [0.41, 0.42, 0.40, 0.43]))
+    assert b.decision.tied == ["am_mup", "standard"] and b.named == "am_mup"
+    assert b.versus == "tied against timm's one LR"
+    assert b.call.startswith("at depth 16: tied with the best: am_mup, standard")
+    tau = board([r for r in records([0.95] * 4, [0.96, 0.97, 0.97, 0.96])
+                 if r.arm != "am_mup"])
     assert tau.named == "am_mup_tau" and tau.overrides == ["amup.scheme=am_mup",
                                                            "amup.wd_rule=tau"]
+
+
+def test_two_seeds_name_nothing():
+    """A clear gap over two seeds is still no finding: no interval, no arm, no overrides."""
+    b = board(records([0.30, 0.33], [0.41, 0.41]))
+    assert b.named is None and b.overrides == []
+    assert b.call == ("at depth 16: 2 seeds: no interval; lowest validation loss am_mup "
+                      "(not a finding: run more seeds)")
 
 
 def test_an_arm_whose_seeds_diverged_says_how_many():
     """A diverged arm is listed with the share of its seeds that diverged (its finite seeds'
     losses kept where only some did), and never named."""
-    recs = records([0.30, 0.33], [0.41, 0.41])
-    recs += [rec("completep", "completep", 16, 3.0, 0, 0.0, status="diverged"),
-             rec("completep", "completep", 16, 3.0, 1, 0.0, status="diverged"),
-             rec("depth_mup", "depth_mup", 16, 0.2, 0, 0.35),
-             rec("depth_mup", "depth_mup", 16, 0.2, 1, 0.0, status="diverged")]
+    recs = records([0.30, 0.33, 0.31, 0.32], [0.41, 0.41, 0.42, 0.40])
+    recs += [rec("completep", "completep", 16, 3.0, s, 0.0, status="diverged") for s in range(4)]
+    recs += [rec("depth_mup", "depth_mup", 16, 0.2, s, 0.35) for s in range(3)]
+    recs += [rec("depth_mup", "depth_mup", 16, 0.2, 3, 0.0, status="diverged")]
     b = board(recs)
     text = leaderboard_markdown(b)
-    assert "| 16 | completep | 3 | diverged (2 of 2 seeds) | - |" in text
-    assert "| 16 | depth_mup | 0.2 | diverged (1 of 2 seeds) | diverged (0.3500-diverged) |" in text
-    assert b.named == "am_mup"
+    assert "| 16 | completep | 3 | diverged (4 of 4 seeds) | - |" in text
+    assert "| 16 | depth_mup | 0.2 | diverged (1 of 4 seeds) | diverged (0.3500-diverged) |" in text
+    assert b.named == "am_mup" and b.decision.vs_best["depth_mup"].call == "worse"
 
 
 @pytest.mark.parametrize("arm, exponent, wd_rule", [
@@ -105,9 +122,10 @@ def test_the_named_arms_overrides_train_a_deeper_model_at_its_transferred_lr(arm
 def test_a_named_fitted_arm_carries_its_exponent_to_another_check():
     """An arm that fitted its exponent is named with the exponent it trained with, for
     amup-train and as another check's arm (its fit's directory is not packed)."""
-    recs = records([0.30, 0.33], [0.41, 0.41])
-    recs += [rec("am_mup_fit", "am_mup", 16, 0.5, s, 0.2, exponent_from="sweep/exponent/fit",
-                 transfer_exponent=0.8554) for s in (0, 1)]
+    recs = records([0.30, 0.33, 0.31, 0.32], [0.41, 0.41, 0.42, 0.40])
+    recs += [rec("am_mup_fit", "am_mup", 16, 0.5, s, 0.2 + 0.01 * s,
+                 exponent_from="sweep/exponent/fit", transfer_exponent=0.8554)
+             for s in range(4)]
     b = board(recs)
     assert b.named == "am_mup_fit" and "amup.exponent=0.8554" in b.overrides
     assert b.arm == {"name": "am_mup_fit", "scheme": "am_mup",

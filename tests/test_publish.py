@@ -80,26 +80,26 @@ def test_a_leaderboard_block_is_made_from_its_records_running_or_published():
 
 
 def test_a_finished_leaderboard_at_a_glance_is_its_boards_deepest_depth():
-    """The glance row of a finished leaderboard names the board's arm and says how it stands
-    against timm's one LR, with the named arm's, standard's and the law's seed-mean test
-    accuracy at the deepest depth and AM-muP's slope from the verdict."""
+    """The glance row of a finished leaderboard gives the seeds at the deepest depth and the
+    rule's verdict there (the tied set, or no interval with 2 seeds), the law's test accuracy
+    and its points under the best arm, and AM-muP's slope from the verdict."""
     from amup_timm.experiments.leaderboard import board
     from amup_timm.experiments.records import collect
 
     result = json.loads((publish.DATA / "resnet18_narrow_leaderboard_sgd.json").read_text())
     row = publish.board_glance_row("resnet18_narrow", "sgd", result)
     b = board(collect(publish.DATA / "runs" / "resnet18_narrow" / "leaderboard_sgd.tar.gz"))
-    deepest = max(r.value for r in b.rows)
-    at = {r.arm: r for r in b.rows if r.value == deepest}
+    d = b.decision
+    at = {r.arm: r for r in b.rows if r.value == d.value}
     cells = row.removesuffix(" |").split(" | ")
-    assert cells[2] == f"4 -> {deepest} (10 -> 42)"
-    assert cells[3] == f"**{b.named}**: {b.versus}"
-    named, std = at[b.named], at["standard"]
-    assert (max(named.seeds) < min(std.seeds)) == (b.versus == "beats timm's one LR on every seed")
-    for arm in (b.named, "standard", "am_mup"):
-        assert f"{arm} {100 * at[arm].acc:.1f}% (" in cells[4]
+    assert cells[2] == f"4 -> {d.value} (10 -> 42)" and cells[3] == str(d.pairs)
+    assert cells[4] == (f"tied: {', '.join(d.tied)}" if d.tied
+                        else f"{d.pairs} seeds: no interval")
+    law, best = at["am_mup"], at[d.best]
+    assert cells[6] == (f"{100 * law.acc:.1f}%, {100 * (best.acc - law.acc):.1f} points under "
+                        f"{d.best}")
     slope = next(g for g in result["groups"] if g["scheme"] == "am_mup")["trends"]
-    assert cells[5] == publish.slope_cell(slope["minimal_path"])
+    assert cells[7] == publish.slope_cell(slope["minimal_path"])
 
 
 def test_the_cost_table_counts_every_run_of_each_depth():

@@ -64,6 +64,37 @@ def test_slope_of_known_optima_and_bootstrap_interval():
     assert t.slope == pytest.approx(-1.5, abs=0.1)
     lo, hi = t.bootstrap95
     assert lo < t.slope < hi and hi - lo < 0.5  # seeds disagree: a real interval
+    assert t.bootstrap_method == "seed bootstrap, exact (27 resamples)"
+
+
+def test_the_bootstrap_enumerates_a_small_resample_space():
+    """3 seeds: the interval is the central 95% of the 27 resamples' slopes, each computed by
+    hand here (the argmin of the seed-mean cells at every depth, then the least squares)."""
+    import itertools
+
+    from amup_timm.experiments.eta import argmin_lr, cell_losses
+    from amup_timm.experiments.verdict import central95
+
+    records = sweep(-1.5, noise=0.1)
+    (g,) = verdict(records, "depth", "mean").groups
+    slopes = []
+    for pick in itertools.product(range(3), repeat=3):
+        etas = [argmin_lr(cell_losses([r for r in records if r.depth == d], "mean"), list(pick))
+                for d in DEPTHS]
+        slopes.append(fit_slope(list(DEPTHS), etas)["slope"])
+    assert g.trends["minimal_path"].bootstrap95 == pytest.approx(list(central95(slopes)))
+
+
+def test_two_depths_have_no_interval_and_unequal_grids_are_flagged():
+    """A line through two optima: no t, bootstrap or resolution interval, and the call says so;
+    a refined optimum beside an unrefined one is flagged."""
+    two = [r for r in sweep(-1.5, noise=0.1) if r.depth in (4, 8)]
+    coarse = [r for r in two if r.depth == 4 or round(math.log10(r.lr) * 4, 6).is_integer()]
+    (g,) = verdict(coarse, "depth", "mean").groups
+    t = g.trends["minimal_path"]
+    assert t.ci95 == [None, None] and t.bootstrap95 == [None, None]
+    assert t.resolution == [None, None] and "2 depths: no interval" in g.call
+    assert "grids of unequal resolution: 4 +-0.025 decades, 8 +-0.125 decades" in t.note
     assert g.trends["longest_path"].slope == pytest.approx(t.slope)  # L x 2
     assert not any(r.at_edge for r in g.rows)
 
@@ -73,16 +104,18 @@ def test_the_call_names_what_holds():
     rows = [size_row(False)] * 3
     assert verdict_text(t, -1.5, "depth", rows).startswith("holds")
     assert verdict_text(replace(t, bootstrap95=[-1.45, -1.3]), -1.5, "depth", rows).startswith(
-        "another exponent fits: slope -1.40, 95% [-1.45, -1.30]")
+        "another exponent fits: slope -1.40, seed bootstrap + grid [-1.45, -1.30]")
     assert verdict_text(replace(t, r2=0.3), -1.5, "depth", rows).startswith("no power law fits")
     assert "grid's edge" in verdict_text(t, -1.5, "depth", [size_row(True)] * 3)
     # an interval wide enough to hold one LR as well cannot tell the law from it, either way
     wide = replace(t, slope=0.0, bootstrap95=[0.0, 0.0], resolution=[-1.96, 1.96])
     assert verdict_text(wide, -1.5, "depth", rows) == (
-        "cannot tell: slope 0.00, 95% [-1.96, 1.96] contains the predicted -1.5 and 0 (one LR "
+        "cannot tell: slope 0.00, seed bootstrap + grid [-1.96, 1.96] contains the predicted -1.5 "
+        "and 0 (one LR "
         "at every depth): a wider span or a finer grid decides")
     assert verdict_text(wide, 0.0, "depth", rows).startswith(
-        "cannot tell: slope 0.00, 95% [-1.96, 1.96] contains the predicted 0 and -1.5 (the law)")
+        "cannot tell: slope 0.00, seed bootstrap + grid [-1.96, 1.96] contains the predicted 0 "
+        "and -1.5 (the law)")
     assert verdict_text(replace(wide, resolution=[-1.2, 1.2]), 0.0, "depth", rows).startswith(
         "holds")
     flat = trend(slope=0.01, ci95=[-0.2, 0.2], r2=0.05, bootstrap95=[-0.05, 0.05],

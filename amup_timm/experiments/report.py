@@ -73,9 +73,10 @@ def check_summary(result: Verdict) -> list[str]:
         for m, t in g.trends.items():
             if t.slope is not None:
                 lines.append(f"  {m:13s} {'slope' if axis == 'depth' else 'drift'} "
-                             f"{t.slope:+.3f}  t95 {_interval(t.ci95)}  bootstrap95 "
+                             f"{t.slope:+.3f}  t 95% {_interval(t.ci95)}  "
+                             f"{t.bootstrap_method or 'seed bootstrap'} 95% "
                              f"{_interval(t.bootstrap95)}  grid {_interval(t.resolution)}"
-                             f"  R^2 {_f(t.r2, '.3f')}")
+                             f"  R^2 {_f(t.r2, '.3f')}" + (f"  ({t.note})" if t.note else ""))
         for t in g.regret:
             lines.append(f"  zero-shot at {axis} {t.value}: LR {_f(t.lr, '.3g')} "
                          f"(eta* {_f(t.eta_star, '.3g')}), held-out loss "
@@ -118,12 +119,12 @@ def check_markdown(result: Verdict) -> str:
                 f"{_f(r.star_val_loss)} ({_f(r.star_val_acc, '.3f')}) | {r.runs} | "
                 f"{r.diverged} | {r.failed} |")
         lines += ["", f"| measure | {'slope' if axis == 'depth' else 'drift/doubling'} | "
-                  "t 95% | seed bootstrap 95% | grid resolution | R^2 |",
-                  "|---|---|---|---|---|---|"]
+                  "t 95% | seed bootstrap 95% (method) | grid resolution | R^2 | note |",
+                  "|---|---|---|---|---|---|---|"]
         for m, t in g.trends.items():
             lines.append(f"| {m} | {_f(t.slope, '+.3f')} | {_interval(t.ci95)} | "
-                         f"{_interval(t.bootstrap95)} | {_interval(t.resolution)} | "
-                         f"{_f(t.r2, '.3f')} |")
+                         f"{_interval(t.bootstrap95)} ({t.bootstrap_method or '-'}) | "
+                         f"{_interval(t.resolution)} | {_f(t.r2, '.3f')} | {t.note or '-'} |")
         if g.regret:
             test = any(t.test for t in g.regret)
             lines += ["", f"| target {axis} | transferred LR | eta* | held-out loss (acc) | "

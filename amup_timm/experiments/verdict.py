@@ -17,6 +17,7 @@ Per (optimizer, scheme), from a check directory's records:
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import statistics
@@ -66,6 +67,8 @@ class Trend:
     bootstrap95: list[float | None]  # seeds resampled
     resolution: list[float | None]  # every eta* within half its grid gap
     misfit: float | None  # decades by which the line misses an eta* (``misfit``)
+    bootstrap_method: str = ""  # exact enumeration or random draws, and how many
+    note: str = ""  # "2 depths: no interval", grids of unequal resolution
 
 
 @dataclass
@@ -154,25 +157,48 @@ def trend(xs: list[float], etas: list[float], axis: str) -> dict[str, Any]:
     return {**fitted, "slope": scale(fitted["slope"]), "ci95": [scale(c) for c in fitted["ci95"]]}
 
 
+EXACT = 10_000  # resample spaces up to this size are enumerated; larger ones are drawn
+
+
 def bootstrap_interval(by_value: dict[Any, dict[float, dict[int, float]]], xs: dict[Any, float],
-                       axis: str, samples: int = 1000, seed: int = 0) -> list[float | None]:
-    """95% percentile interval of the trend with seeds resampled (argmin redone each time)."""
-    seeds = sorted({s for cells in by_value.values() for c in cells.values() for s in c})
-    if len(seeds) < 2 or len(by_value) < 2:
-        return [None, None]
-    rng = random.Random(seed)
+                       axis: str, samples: int = 2000, seed: int = 0
+                       ) -> tuple[list[float | None], str]:
+    """The trend's 95% percentile interval with the seeds resampled (the same resample at every
+    size, the argmin redone, the trend refitted) and its method: every resample enumerated
+    where the space (seeds ** seeds) is at most ``EXACT``, else ``samples`` random draws."""
+    seeds = sorted({s for cells in by_value.values() for c in cells.values() for s in c},
+                   key=str)
+    if len(seeds) < 2 or len(by_value) < 3:
+        return [None, None], ""
+    space = len(seeds) ** len(seeds)
+    if space <= EXACT:
+        picks = list(itertools.product(seeds, repeat=len(seeds)))
+        method = f"seed bootstrap, exact ({space} resamples)"
+    else:
+        rng = random.Random(seed)
+        picks = [[rng.choice(seeds) for _ in seeds] for _ in range(samples)]
+        method = f"seed bootstrap ({samples} draws)"
     slopes = []
-    for _ in range(samples):
-        pick = [rng.choice(seeds) for _ in seeds]
-        pts = [(xs[v], argmin_lr(cells, pick)) for v, cells in by_value.items()]
+    for pick in picks:
+        pts = [(xs[v], argmin_lr(cells, list(pick))) for v, cells in by_value.items()]
         pts = [(x, e) for x, e in pts if e is not None]
         if len({x for x, _ in pts}) >= 2:
             s = trend([x for x, _ in pts], [e for _, e in pts], axis)["slope"]
             if s is not None:
                 slopes.append(s)
-    if len(slopes) < samples // 2:
-        return [None, None]
-    return list(central95(slopes))
+    if len(slopes) < len(picks) // 2:
+        return [None, None], ""
+    return list(central95(slopes)), method
+
+
+def unequal_resolution(rows: list[SizeRow]) -> str:
+    """A note where the sizes' optima are known to different resolutions (one grid refined,
+    another not): the trend then leans on the coarser one."""
+    known = [(r.value, r.resolution) for r in rows if r.resolution]
+    if len(known) < 2 or max(h for _, h in known) < 1.5 * min(h for _, h in known):
+        return ""
+    return "grids of unequal resolution: " + ", ".join(
+        f"{v} +-{h:.3g} decades" for v, h in known)
 
 
 def grid_resolution(lrs: list[float], eta: float | None) -> float | None:
@@ -361,10 +387,16 @@ def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str,
         xs = {r.value: float(r.L[m] if axis == "depth" else r.value) for r in ok}
         t = trend([xs[r.value] for r in ok], [r.eta_star for r in ok], axis)
         x_ok, halves = [xs[r.value] for r in ok], [r.resolution for r in ok]
-        trends[m] = Trend(**t, bootstrap95=bootstrap_interval(cells_by, xs, axis),
-                          resolution=resolution_interval(x_ok, halves, t, axis),
+        boot, method = bootstrap_interval(cells_by, xs, axis)
+        two = len(ok) == 2  # a line through two points: no interval of any kind
+        trends[m] = Trend(**t, bootstrap95=boot,
+                          resolution=[None, None] if two else
+                          resolution_interval(x_ok, halves, t, axis),
                           misfit=misfit(x_ok, [r.eta_star for r in ok],
-                                        [r.eta_range for r in ok], halves))
+                                        [r.eta_range for r in ok], halves),
+                          bootstrap_method=method,
+                          note="; ".join(x for x in (f"2 {axis}s: no interval" if two else "",
+                                                     unequal_resolution(ok)) if x))
     regret = []
     base = rows[0] if rows else None
     for row in rows[1:]:
@@ -419,17 +451,17 @@ def verdict_text(t: Trend | None, exponent: float, axis: str, rows: list[SizeRow
     if off is None and t.r2 is not None and t.r2 < 0.8 and len(rows) > 2:
         return f"no power law fits: {name} {t.slope:.2f}, R^2 {t.r2:.2f}{edge}"
     if lo is None:
-        return f"{name} {t.slope:.2f} (no interval){edge}"
+        return f"{name} {t.slope:.2f} ({t.note or 'no interval'}){edge}"
     rival = RIVALS.get((axis, exponent == 0))
+    span = f"{'seed bootstrap + grid' if t.bootstrap95[0] is not None else 't 95%'} " \
+           f"[{lo:.2f}, {hi:.2f}]"
     if lo <= exponent <= hi and rival is not None and lo <= rival[0] <= hi:
-        return (f"cannot tell: {name} {t.slope:.2f}, 95% [{lo:.2f}, {hi:.2f}] contains the "
-                f"predicted {exponent:g} and {rival[1]}: a wider span or a finer grid "
-                f"decides{edge}")
+        return (f"cannot tell: {name} {t.slope:.2f}, {span} contains the predicted "
+                f"{exponent:g} and {rival[1]}: a wider span or a finer grid decides{edge}")
     if lo <= exponent <= hi:
-        return (f"holds: {name} {t.slope:.2f}, 95% [{lo:.2f}, {hi:.2f}] contains the "
-                f"predicted {exponent:g}{edge}")
-    return (f"another exponent fits: {name} {t.slope:.2f}, 95% [{lo:.2f}, {hi:.2f}], "
-            f"excludes the predicted {exponent:g}{edge}")
+        return f"holds: {name} {t.slope:.2f}, {span} contains the predicted {exponent:g}{edge}"
+    return (f"another exponent fits: {name} {t.slope:.2f}, {span}, excludes the predicted "
+            f"{exponent:g}{edge}")
 
 
 def verdict(records: list[Record], axis: str = "depth", select: str = "mean",
