@@ -13,6 +13,7 @@ again in the same directory (hydra.run.dir=...) it resumes from the last checkpo
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -205,6 +206,16 @@ class Run:
                 "cuda_rng": torch.cuda.get_rng_state(self.ctx.device) if cuda else None})
 
 
+def benchmark_note(record: dict) -> str:
+    """One sentence, where the run's LR comes from the -1.5 law: what the benchmark measured
+    for that law and the measured default (amup_timm/benchmark.json, written from the records
+    with the tables by sweeps/publish_evidence.py)."""
+    path = Path(__file__).with_name("benchmark.json")
+    if record.get("exponent") != -1.5 or record.get("lr_rule") != "law" or not path.is_file():
+        return ""
+    return "\n" + json.loads(path.read_text())["sentence"]
+
+
 def build(cfg: DictConfig, ctx: Context) -> Run:
     """Data, the model with AM-muP applied, its base LR, timm's optimizer with the muP/scheme
     groups and timm's scheduler (a bad name or override fails here, before training)."""
@@ -214,7 +225,8 @@ def build(cfg: DictConfig, ctx: Context) -> Run:
                          in_chans=data.in_chans, **model_kwargs(cfg))
     lr, amup_record = resolve_lr(model, cfg.optim, data)
     if ctx.main:
-        log.info("%s\n%s", model.amup.report, lr_message(lr, amup_record))
+        log.info("%s\n%s%s", model.amup.report, lr_message(lr, amup_record),
+                 benchmark_note(amup_record))
     model.to(ctx.device)
     if ctx.channels_last:
         model.to(memory_format=torch.channels_last)

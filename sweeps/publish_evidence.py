@@ -26,6 +26,7 @@ import statistics
 from pathlib import Path
 
 from amup_timm.experiments.check import main as check_main
+from amup_timm.experiments.decide import measured_default, seed_mean
 from amup_timm.experiments.eta import eta_star, once
 from amup_timm.experiments.leaderboard import board
 from amup_timm.experiments.records import (DONE, PACKED, Record, collect, is_done, pack,
@@ -197,6 +198,45 @@ def board_glance_row(model: str, optim: str, result: dict, runs: Path = DATA / "
             f"{RECIPE_TEXT.get(optim, optim)}, {steps:,} steps | {min(L)} -> {d.value} "
             f"({fmt(L[min(L)], 'g')} -> {fmt(L[d.value], 'g')}) | {d.pairs} | {rule} | "
             f"{versus} | {lost} | {slope} |")
+
+
+def deepest_arms(records: list[Record]) -> dict[str, list[Record]]:
+    """A leaderboard's transferred runs at its deepest depth, by arm (every seed)."""
+    moved = [r for r in records if r.stage == "transfer" and r.depth is not None and r.lr]
+    deepest = max(r.depth for r in moved)
+    out: dict[str, list[Record]] = {}
+    for r in moved:
+        if r.depth == deepest:
+            out.setdefault(r.arm, []).append(r)
+    return out
+
+
+def benchmark(data: Path = DATA) -> dict:
+    """What the finished leaderboards measured, for README's box and amup-train's log line:
+    the -1.5 law's test-accuracy points under each board's best arm (picked on validation) at
+    the deepest depth, and the measured default (decide.measured_default), with the command
+    that remakes it."""
+    boards = {m: deepest_arms(records_of(data / "runs" / m / f"leaderboard_{o}{PACKED}"))
+              for m, c, o, _ in published(data) if c == "leaderboard"}
+    lost = {}
+    for m, arms in boards.items():
+        best = min(arms, key=lambda a: seed_mean(arms[a]))
+        acc = {a: statistics.mean(r.test_acc for r in runs) for a, runs in arms.items()
+               if all(r.test_acc is not None for r in runs)}
+        if "am_mup" in acc:
+            lost[m] = 100 * (acc[best] - acc["am_mup"])
+    d = measured_default(boards)
+    law = (f"the -1.5 law's LR gave {min(lost.values()):.1f}-{max(lost.values()):.1f} "
+           f"test-accuracy points under the best rule at the deepest depth on "
+           f"{len(lost)} of {len(boards)} families" if lost else "")
+    override = f"amup.scheme={d.arm}" if d.arm else None
+    default = (f"the measured default {override} (docs/evidence.md)" if override else
+               "no measured default (" + d.call.removeprefix("none: ") + ")")
+    return {"families": sorted(boards), "law_points_lost": lost, "default": override,
+            "default_call": d.call, "command": "python sweeps/publish_evidence.py --rederive",
+            "sentence": (f"Benchmark (Fashion-MNIST, {len(boards)} timm families tuned at the "
+                         f"shallowest depth and trained 4-5x deeper, long horizon): {law}; "
+                         f"{default}.")}
 
 
 def best_run(records: list[Record], bar: float = 0.88, done: bool = True) -> str:
@@ -451,6 +491,9 @@ def main() -> None:
     if args.rederive:
         rederive()
     write_tables()
+    note = benchmark()
+    (ROOT / "amup_timm" / "benchmark.json").write_text(json.dumps(note, indent=2) + "\n")
+    print(f"amup_timm/benchmark.json: {note['sentence']}")
 
 
 if __name__ == "__main__":

@@ -141,3 +141,25 @@ def test_a_diverged_arm_is_worse_and_ties_are_called_ties():
     assert d.best == "best" and d.tied == ["best", "close"] and d.pick == "best"
     assert d.vs_best["far"].call == "worse" and d.vs_best["blown"].call == "worse"
     assert d.vs_optimum["best"].mean == 0 and d.vs_optimum["close"].call == "tied"
+
+
+def test_the_measured_default_is_derived_on_seeds_0_1_and_confirmed_on_2_3():
+    """An arm within the margin on every board is derived; fresh seeds where it falls behind
+    on one board say so; none within the margin everywhere: withdrawn."""
+    def arms(best, other, fresh_other):
+        return {"best": runs("best", best), "other": runs("other", other[:2] + fresh_other)}
+
+    boards = {"a": arms([0.30] * 4, [0.305, 0.305], [0.30, 0.30]),
+              "b": arms([0.30] * 4, [0.302, 0.308], [0.35, 0.36])}
+    from amup_timm.experiments.decide import measured_default
+
+    d = measured_default(boards)
+    assert d.arm == "best" and d.gaps == {"a": 0.0, "b": 0.0}
+    assert d.call.endswith("on the fresh seeds [2, 3] within it on 2 of 2 boards run")
+    boards["b"]["best"] = runs("best", [0.30, 0.30, 0.36, 0.36])  # best falls behind on b
+    d = measured_default(boards)
+    assert d.arm == "best" and d.confirmed["b"] == pytest.approx(0.36 - 0.355)
+    boards["b"]["other"] = runs("other", [0.40, 0.40, 0.30, 0.30])
+    boards["a"]["best"] = runs("best", [0.40, 0.40, 0.30, 0.30])
+    d = measured_default(boards)
+    assert d.arm is None and "withdrawn" in d.call

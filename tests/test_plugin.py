@@ -8,6 +8,8 @@ import shutil
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
 from helpers import ROOT, env
 from hydra import compose, initialize_config_dir
@@ -75,6 +77,23 @@ def test_a_named_reference_takes_its_lr_from_optim_lr():
         amup_timm.transfer_lr(model)
     with pytest.raises(ValueError, match=r"amup.ref_kwargs=\{layers"):  # not a silent no-op
         amup_timm.create_model("resnet18", {"ref_depth": 34}, layers=[4, 4, 4, 4])
+
+
+def test_the_laws_log_line_says_what_the_benchmark_measured():
+    """`amup-train model=resnet101 amup.ref_depth=18` keeps the -1.5 law and its log adds the
+    benchmark's sentence (from the records, with the tables); another rule's log does not."""
+    import json
+
+    from amup_timm.train import benchmark_note
+
+    model = amup_timm.create_model("resnet101", {"ref_depth": 18}, num_classes=10)
+    lr, rec = resolve_lr(model, optim(), None)
+    assert rec["exponent"] == -1.5 and lr == pytest.approx(0.1 * (39 / 13) ** -1.5)
+    sentence = json.loads((Path(amup_timm.__file__).with_name("benchmark.json")).read_text())[
+        "sentence"]
+    assert benchmark_note(rec) == "\n" + sentence and "-1.5 law" in sentence
+    kept = amup_timm.create_model("resnet34", {"ref_depth": 18, "exponent": 0}, num_classes=10)
+    assert benchmark_note(resolve_lr(kept, optim(), None)[1]) == ""
 
 
 @pytest.fixture(scope="module")

@@ -181,3 +181,12 @@ def test_only_a_check_its_callback_marked_done_is_published(tmp_path, monkeypatc
     assert {k: v for k, v in json.loads(verdict.read_text()).items() if k != "command"} == {
         k: v for k, v in published.items() if k != "command"}
     assert (tmp_path / "img" / "resnet18_narrow_short_sgd_plain_eta.png").is_file()
+
+
+def test_the_benchmark_sentence_is_made_from_the_records():
+    """amup_timm/benchmark.json (amup-train's log line, README's box) is what the published
+    leaderboards' records give now: it cannot drift from the tables."""
+    note = json.loads((publish.ROOT / "amup_timm" / "benchmark.json").read_text())
+    assert note == publish.benchmark()
+    lost = note["law_points_lost"]
+    assert len(lost) == 4 and all(v > 1.0 for v in lost.values())

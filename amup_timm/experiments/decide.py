@@ -166,3 +166,52 @@ def decide(value: Any, arms: dict[str, list[Record]], optimum: tuple[str, list[R
     out.call = (f"tied with the best: {', '.join(out.tied)}" if len(out.tied) > 1
                 else f"{best} is best") + (f"; worse: {', '.join(worse)}" if worse else "")
     return out
+
+
+@dataclass
+class Default:
+    """The measured default over several boards: derived on ``derive`` seeds (an arm within
+    the margin of each board's best seed-mean validation loss on every board; several: the
+    lowest mean gap), then confirmed on the ``confirm`` seeds (fresh ones) board by board."""
+
+    arm: str | None  # None: no arm is within the margin of the best on every board
+    gaps: dict[str, float]  # board -> its gap to the best there, on the derive seeds
+    confirmed: dict[str, float | None]  # board -> gap on the confirm seeds (None: not run)
+    call: str
+
+
+def _gaps(arms: dict[str, list[Record]], seeds: set) -> dict[str, float]:
+    """Each arm's seed-mean validation loss over ``seeds`` minus the best arm's (arms that ran
+    every one of them)."""
+    means = {}
+    for a, runs in arms.items():
+        got = {s: v for s, v in losses(runs).items() if s in seeds}
+        if set(got) == seeds:
+            means[a] = sum(got.values()) / len(got)
+    best = min(means.values(), default=math.inf)
+    return {a: m - best for a, m in means.items()}
+
+
+def measured_default(boards: dict[str, dict[str, list[Record]]], derive: set = frozenset({0, 1}),
+                     confirm: set = frozenset({2, 3}), margin: float = MARGIN) -> Default:
+    """The default over ``boards`` (name -> arm -> its runs at the deepest depth)."""
+    derived = {b: _gaps(arms, set(derive)) for b, arms in boards.items()}
+    common = set.intersection(*(set(g) for g in derived.values())) if derived else set()
+    fits = [a for a in common if all(derived[b][a] <= margin for b in boards)]
+    if not fits:
+        return Default(None, {}, {}, f"none: no arm is within {margin} validation loss of the "
+                                     f"best on all {len(boards)} boards (seeds "
+                                     f"{sorted(derive)}); withdrawn")
+    arm = min(fits, key=lambda a: (sum(derived[b][a] for b in boards), a))
+    confirmed = {b: _gaps(arms, set(confirm)).get(arm) for b, arms in boards.items()}
+    ran = {b: g for b, g in confirmed.items() if g is not None}
+    held = [b for b, g in ran.items() if g <= margin]
+    call = (f"{arm}: within {margin} validation loss of the best on all {len(boards)} boards "
+            f"(seeds {sorted(derive)})")
+    if ran:
+        call += (f"; on the fresh seeds {sorted(confirm)} within it on {len(held)} of "
+                 f"{len(ran)} boards run" + ("" if len(ran) == len(boards) else
+                                             f" ({len(boards) - len(ran)} not run yet)"))
+    else:
+        call += f"; not yet confirmed (seeds {sorted(confirm)} not run)"
+    return Default(arm, {b: derived[b][arm] for b in boards}, confirmed, call)
