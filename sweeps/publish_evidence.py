@@ -26,7 +26,7 @@ import statistics
 from pathlib import Path
 
 from amup_timm.experiments.check import main as check_main
-from amup_timm.experiments.decide import measured_default, seed_mean
+from amup_timm.experiments.decide import MARGIN, measured_default, seed_mean
 from amup_timm.experiments.eta import eta_star, once
 from amup_timm.experiments.leaderboard import board
 from amup_timm.experiments.records import (DONE, PACKED, Record, collect, is_done, pack,
@@ -52,7 +52,7 @@ PAGES = {"cost": "evidence.md", "leaderboard": "evidence.md", "board_glance": "e
          "paper": "evidence.md", "glance": "evidence.md", "depth": "evidence.md",
          "links": "evidence.md",
          "width": "width.md", "coord": "width.md", "width_fmnist": "width.md",
-         "combined_fmnist": "width.md", "width_cost": "width.md"}
+         "combined_fmnist": "width.md", "width_cost": "width.md", "readme_box": "../README.md"}
 
 
 def fmt(x, spec=".3g"):
@@ -239,6 +239,51 @@ def benchmark(data: Path = DATA) -> dict:
                          f"{default}.")}
 
 
+def readme_box(data: Path = DATA) -> list[str]:
+    """README's "what to expect" box (at most 12 lines), from docs/data alone: the -1.5 law's
+    cost at the long horizon, the rule's verdict per board, the measured default, the paper
+    protocol's slopes and muP against SP across width."""
+    note = benchmark(data)
+    checks = published(data)
+    verdicts = []
+    for model, check, optim, _ in checks:
+        if check == "leaderboard":
+            d = board(records_of(data / "runs" / model / f"{check}_{optim}{PACKED}"), "depth",
+                      "val").decision
+            verdicts.append(f"{model} " + (f"tied: {', '.join(d.tied)}" if d.tied
+                                           else f"{d.pairs} seeds, no interval"))
+    lost = ", ".join(f"{m} {v:.1f}" for m, v in note["law_points_lost"].items())
+    paper = [f"{m} {fmt(g['trends']['minimal_path']['slope'], '+.2f')}"
+             for m, c, _, r in checks if c == "paper"
+             for g in r["groups"] if g["scheme"] == "am_mup"]
+    width = []
+    for m, c, _, r in checks:
+        if c == "width_fmnist":
+            parts = [f"{'muP' if g['scheme'] == 'am_mup' else 'SP'} drift "
+                     f"{fmt(g['trends']['width']['slope'], '+.2f')} a doubling, the 1x LR "
+                     f"costs {fmt(g['regret'][-1]['test']['acc_points'], '.1f')} points at width "
+                     f"{g['regret'][-1]['value']}" for g in r["groups"] if g["regret"]]
+            width.append(f"{m}: " + "; ".join(parts))
+    default = (f"`{note['default']}`" if note["default"] else
+               "none (" + note["default_call"].removeprefix("none: ") + ")")
+    return [
+        "> **What to expect** (measured on this project's 2-core CPU; remade from the records "
+        "by `python sweeps/publish_evidence.py`; [docs/evidence.md](docs/evidence.md), "
+        "[docs/width.md](docs/width.md))",
+        f"> - **The -1.5 law at the long horizon** (Fashion-MNIST, {len(note['families'])} timm "
+        "families tuned at the shallowest depth and trained 4-5x deeper at the recipes users "
+        "run): its LR gave fewer test-accuracy points than the best rule (picked on validation) "
+        f"at the deepest depth on every family: {lost} points.",
+        f"> - **Which rule is best there** (validation loss, paired over seeds, a {MARGIN} "
+        f"margin): {'; '.join(verdicts)}.",
+        f"> - **Measured default**: {default}. So run the leaderboard (`+sweeps="
+        "leaderboard_long`) on a CPU-sized copy of your family and train with a rule of its "
+        "tied set.",
+        "> - **Under the paper's protocol** (100 plain-SGD steps, mean training loss), AM-muP's "
+        f"eta* slope in minimal-path L: {', '.join(paper)} (prediction -1.5).",
+        f"> - **Across width** (Fashion-MNIST, 1,000 steps): {'; '.join(width)}."]
+
+
 def best_run(records: list[Record], bar: float = 0.88, done: bool = True) -> str:
     """The shallowest grid's best cell, picked on validation (each scheme's eta*, the lowest
     validation loss among them), its seed-mean test accuracy, and whether it clears ``bar``
@@ -394,7 +439,8 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
                "| regret", "| test-loss regret").replace("| acc at", "| test acc at").replace(
                "by size", "by size (picked on validation)"),
                header[1]],
-           "width_cost": cost_table(data / "runs", FMNIST_WIDTH_CHECKS)}
+           "width_cost": cost_table(data / "runs", FMNIST_WIDTH_CHECKS),
+           "readme_box": readme_box(data)}
     names = {f"{m}_{c}_{o}" for m, c, o, _ in checks}
     for table in BLOCK_TABLES:  # from their records
         for packed in sorted(data.glob(f"runs/*/{table}_*{PACKED}"),
@@ -430,7 +476,7 @@ def write_tables(docs: Path = ROOT / "docs") -> None:
     """Each page read once, its tables replaced, written once."""
     made = tables()
     for page_name in dict.fromkeys(PAGES.values()):
-        path = docs / page_name
+        path = (docs / page_name).resolve()
         page = path.read_text()
         for name in (n for n, p in PAGES.items() if p == page_name):
             m = block(page, name)
