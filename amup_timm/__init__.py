@@ -3,6 +3,8 @@
 Public API::
 
     model = amup_timm.create_model("resnet101", amup={"ref_depth": 18, "ref_lr": 0.1})
+    res = amup_timm.resolve_config({"ref_run": "multirun/grid18"}, optimizer="momentum")
+    model = amup_timm.create_model("resnet101", res.config)  # ref_lr read from the runs
     print(amup_timm.describe(model))          # K, depth measures, each branch's scale param
     t = amup_timm.transfer_lr(model)          # t.lr = 0.1 * (L / L_ref) ** -1.5
     optimizer = amup_timm.create_optimizer(model, "momentum", momentum=0.0)  # law LR, muP groups
@@ -22,7 +24,9 @@ from typing import Any
 _API = {"AmupConfig": "config", "ModelReport": "model_report", "Probe": "experiments.probe",
         "StructureError": "structure", "Transfer": "law", "apply_lr_scale": "width",
         "create_model": "factory", "create_optimizer": "optim", "describe": "model_report",
-        "param_groups": "width", "resolve_reference": "law", "transfer_lr": "law"}
+        "param_groups": "width", "probe_lr": "experiments.resolve",
+        "resolve_config": "experiments.resolve", "resolve_lr": "base_lr",
+        "resolve_reference": "law", "transfer_lr": "law"}
 __all__ = sorted(_API)
 
 

@@ -1,25 +1,23 @@
-"""The base LR of a run: the depth law from a reference, the probe, or ``optim.lr``.
+"""The base LR of a run: the depth law from a reference, or ``optim.lr``.
 
-With a reference named (``amup.ref_depth`` or ``amup.ref_model``) and no ``amup.ref_lr`` or
-``amup.ref_run``, ``optim.lr`` (or ``optim.log10_lr``) is the LR tuned at the reference."""
+With a reference named (``amup.ref_depth`` or ``amup.ref_model``) and no ``amup.ref_lr``,
+``optim.lr`` (or ``optim.log10_lr``) is the LR tuned at the reference. The probe's LR
+(``amup.lr_rule=probe``) is the lab's step after this one (``experiments.resolve.probe_lr``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch.distributed as dist
 from torch import nn
 
-from .data import DataSource
-from .experiments.probe import first_batch, probe_transfer
 from .law import transfer_lr
 from .schemes import get_scheme
 
 
-def resolve_lr(model: nn.Module, optim: Any, data: DataSource) -> tuple[float, dict]:
-    """Base LR and its record: the depth law from the reference ``create_model`` resolved, the
-    probe (``amup.lr_rule=probe``), or ``optim.lr`` when there is no reference. The reference's
-    LR is ``amup.ref_lr`` (given or read from ``amup.ref_run``), else ``optim.lr``."""
+def resolve_lr(model: nn.Module, optim: Any) -> tuple[float, dict]:
+    """Base LR and its record: the depth law from the reference ``create_model`` resolved, or
+    ``optim.lr`` when there is no reference. The reference's LR is ``amup.ref_lr`` (given, or
+    read from ``amup.ref_run`` by the lab's ``resolve_config``), else ``optim.lr``."""
     amup = model.amup.config
     report = model.amup.report
     measure = get_scheme(amup.scheme).measure(amup)
@@ -39,19 +37,7 @@ def resolve_lr(model: nn.Module, optim: Any, data: DataSource) -> tuple[float, d
     record.update({"L": t.L, "L_ref": t.L_ref, "ref_model": t.ref_model,
                    "ref_kwargs": t.ref_kwargs, "ref_lr": t.ref_lr, "ref_depths": t.ref_depths,
                    "exponent": t.exponent, "lr_law": t.lr})
-    if amup.lr_rule == "law":
-        return t.lr, record
-    shared = {k: model.amup.kwargs[k] for k in ("num_classes", "in_chans")}
-    box = [None]
-    if not dist.is_initialized() or dist.get_rank() == 0:  # one probe, shared by every rank
-        box[0] = probe_transfer(
-            model.amup.name, model.amup.kwargs, t.ref_model, {**shared, **t.ref_kwargs}, amup,
-            first_batch(data, amup.probe_batch_size), t.ref_lr, optim.opt,
-            float(optim.weight_decay), float(optim.momentum))
-    if dist.is_initialized():
-        dist.broadcast_object_list(box, src=0)
-    record["lr_probe"] = box[0]
-    return record["lr_probe"], record
+    return t.lr, record
 
 
 def lr_message(lr: float, record: dict) -> str:

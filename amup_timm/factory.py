@@ -10,7 +10,6 @@ import timm
 from torch import nn
 
 from .config import AmupConfig, to_config
-from .experiments.reference_runs import apply_exponent_from, apply_ref_run
 from .hooks import multiply_output
 from .law import Resolved, resolve, transfer, width_twin_kwargs
 from .registry import build_meta, check_model_name
@@ -60,15 +59,20 @@ def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs
                  ) -> nn.Module:
     """``timm.create_model(name, pretrained=False, **timm_kwargs)`` with AM-muP applied.
 
-    ``amup`` is an ``AmupConfig``, a dict or an OmegaConf node (a misspelt key fails).
-    ``amup.ref_run`` and ``amup.exponent_from`` are read first
-    (amup_timm.experiments.reference_runs, the core's one seam into the run records). The
-    scheme initializes the model (am_mup: residual-aware He fan-in init); the reference is resolved
+    ``amup`` is an ``AmupConfig``, a dict or an OmegaConf node (a misspelt key fails), in
+    numbers: ``amup.ref_run`` and ``amup.exponent_from`` name earlier runs, which the lab reads
+    first (``amup_timm.resolve_config``). The scheme initializes the model (am_mup: residual-aware He fan-in init); the reference is resolved
     and measured once; with a reference of another width, muP multipliers come from a width
     twin built on meta and the classifier becomes muP's readout. ``model.amup`` keeps all of
     it for ``transfer_lr``.
     """
-    cfg, source = apply_ref_run(apply_exponent_from(to_config(amup)))
+    cfg = to_config(amup)
+    unread = [k for k in ("ref_run", "exponent_from") if getattr(cfg, k) is not None]
+    if unread:
+        raise ValueError(f"amup.{unread[0]}={getattr(cfg, unread[0])} names earlier runs, which "
+                         "create_model does not read: resolve them first, "
+                         "res = amup_timm.resolve_config(amup, optimizer=...), then "
+                         "create_model(name, res.config) (amup-train does this)")
     check_model_name(name)
     kwargs = dict(timm_kwargs)
     model = timm.create_model(name, pretrained=False, **kwargs)
@@ -95,7 +99,8 @@ def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs
         mults = width_multipliers(model, base)
         readout = readout_width_mult(model, mults)
         attach_readout(model, readout, zero=cfg.head_init == "zero")
-    model.amup = AmupState(res, source, mults, readout, K, K_base)
+    model.amup = AmupState(res, "amup.ref_lr" if cfg.ref_lr is not None else None, mults,
+                           readout, K, K_base)
     return model
 
 

@@ -143,9 +143,8 @@ def resolve(name: str, kwargs: dict[str, Any], cfg: AmupConfig, target: nn.Modul
             report: ModelReport | None = None) -> Resolved:
     """Measure the target and resolve and measure its reference, once (built on meta)."""
     if cfg.ref_run is not None:
-        raise ValueError(f"amup.ref_run={cfg.ref_run} is read before the law: build the model "
-                         "with amup_timm.create_model, or resolve it with "
-                         "amup_timm.experiments.reference_runs.apply_ref_run and give amup.ref_lr")
+        raise ValueError(f"amup.ref_run={cfg.ref_run} is read before the law: resolve it with "
+                         "amup_timm.resolve_config(amup) and give its config")
     target = target if target is not None else build_meta(name, **kwargs)
     report = report if report is not None else describe(target)
     ref = resolve_reference(name, kwargs, cfg, target)

@@ -41,6 +41,7 @@ from .base_lr import lr_message, resolve_lr
 from .config import register_configs
 from .data import DataSource, build_data, num_steps
 from .experiments import records
+from .experiments.resolve import probe_lr, resolve_config
 from .factory import create_model
 from .optim import create_optimizer
 
@@ -221,9 +222,13 @@ def build(cfg: DictConfig, ctx: Context) -> Run:
     groups and timm's scheduler (a bad name or override fails here, before training)."""
     data = build_data(cfg.data, ctx.device, seed=cfg.trainer.seed, rank=ctx.rank,
                       world=ctx.world)
-    model = create_model(cfg.model.name, cfg.amup, num_classes=data.num_classes,
+    amup = resolve_config(cfg.amup, cfg.optim.opt)  # ref_run, exponent_from: numbers
+    model = create_model(cfg.model.name, amup.config, num_classes=data.num_classes,
                          in_chans=data.in_chans, **model_kwargs(cfg))
-    lr, amup_record = resolve_lr(model, cfg.optim, data)
+    model.amup.ref_source = amup.source
+    lr, amup_record = resolve_lr(model, cfg.optim)
+    if amup.config.lr_rule == "probe":
+        lr = probe_lr(model, cfg.optim, data, amup_record)
     if ctx.main:
         log.info("%s\n%s%s", model.amup.report, lr_message(lr, amup_record),
                  benchmark_note(amup_record))

@@ -114,7 +114,7 @@ def test_the_named_arms_overrides_train_a_deeper_model_at_its_transferred_lr(arm
                                           *shlex.split(" ".join(overrides))])
     assert cfg.amup.wd_rule == wd_rule and cfg.amup.ref_lr == 0.2371
     model = create_model(cfg.model.name, cfg.amup, num_classes=10, **model_kwargs(cfg))
-    lr, record = resolve_lr(model, cfg.optim, None)
+    lr, record = resolve_lr(model, cfg.optim)
     assert record["L"] == 22 and record["L_ref"] == 10  # minimal path, x4 and x1 blocks
     assert lr == pytest.approx(law(0.2371, 22, 10, exponent))
 

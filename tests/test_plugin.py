@@ -18,7 +18,6 @@ from omegaconf import OmegaConf
 
 import amup_timm
 from amup_timm.base_lr import lr_message, resolve_lr
-from amup_timm.data import build_data
 from amup_timm.law import law
 
 APP = ROOT / "examples" / "hydra_app"
@@ -53,25 +52,23 @@ def optim(**kw):
 def test_a_named_reference_takes_its_lr_from_optim_lr():
     """`train.py model=resnet34 amup.ref_depth=18`: optim.lr is resnet18's LR, the law gives
     resnet34's, and the record and the log say where it came from; amup.ref_lr still wins."""
-    data = build_data(OmegaConf.create({"name": "synthetic", "num_classes": 10, "in_chans": 3,
-                                        "img_size": 8, "batch_size": 4}), "cpu")
     model = amup_timm.create_model("resnet34", {"ref_depth": 18}, num_classes=10)
     L, L_ref = model.amup.report.depth["minimal_path"], model.amup.resolved.ref_report.depth[
         "minimal_path"]
-    lr, rec = resolve_lr(model, optim(), data)
+    lr, rec = resolve_lr(model, optim())
     assert lr == pytest.approx(law(0.1, L, L_ref)) and lr < 0.1
     assert rec["ref_source"] == "optim.lr" and rec["ref_lr"] == 0.1
     assert lr_message(lr, rec) == (f"reference LR 0.1 from optim.lr (give the LR tuned at "
                                    f"resnet18 there) -> {lr:.4g} by the -1.5 law")
     kept = amup_timm.create_model("resnet34", {"ref_depth": 18, "exponent": 0}, num_classes=10)
-    assert lr_message(*resolve_lr(kept, optim(), data)) == (
+    assert lr_message(*resolve_lr(kept, optim())) == (
         "reference LR 0.1 from optim.lr (give the LR tuned at resnet18 there) -> 0.1 kept "
         "(depth exponent 0)")
-    lr, rec = resolve_lr(model, optim(log10_lr=-2.0), data)
+    lr, rec = resolve_lr(model, optim(log10_lr=-2.0))
     assert lr == pytest.approx(law(0.01, L, L_ref)) and rec["ref_source"] == "optim.log10_lr"
     by_hand = amup_timm.create_model("resnet34", {"ref_depth": 18, "ref_lr": 0.5},
                                      num_classes=10)
-    lr, rec = resolve_lr(by_hand, optim(), data)
+    lr, rec = resolve_lr(by_hand, optim())
     assert lr == pytest.approx(law(0.5, L, L_ref)) and rec["ref_source"] == "amup.ref_lr"
     with pytest.raises(ValueError, match="amup.ref_lr"):  # the Python API keeps asking
         amup_timm.transfer_lr(model)
@@ -87,13 +84,13 @@ def test_the_laws_log_line_says_what_the_benchmark_measured():
     from amup_timm.train import benchmark_note
 
     model = amup_timm.create_model("resnet101", {"ref_depth": 18}, num_classes=10)
-    lr, rec = resolve_lr(model, optim(), None)
+    lr, rec = resolve_lr(model, optim())
     assert rec["exponent"] == -1.5 and lr == pytest.approx(0.1 * (39 / 13) ** -1.5)
     sentence = json.loads((Path(amup_timm.__file__).with_name("benchmark.json")).read_text())[
         "sentence"]
     assert benchmark_note(rec) == "\n" + sentence and "-1.5 law" in sentence
     kept = amup_timm.create_model("resnet34", {"ref_depth": 18, "exponent": 0}, num_classes=10)
-    assert benchmark_note(resolve_lr(kept, optim(), None)[1]) == ""
+    assert benchmark_note(resolve_lr(kept, optim())[1]) == ""
 
 
 @pytest.fixture(scope="module")

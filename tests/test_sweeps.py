@@ -91,8 +91,13 @@ def test_ref_run_of_a_resnet_check_by_its_depth_label():
     verdict = json.loads(
         (ROOT / "docs/data/evidence/resnet18_narrow_short_sgd_plain.json").read_text())
     g = next(g for g in verdict["groups"] if g["scheme"] == "am_mup")
+    amup = {"ref_run": str(check), "ref_depth": 4}
+    with pytest.raises(ValueError, match=r"resolve them first.*amup_timm.resolve_config"):
+        amup_timm.create_model("resnet18", amup)  # the library reads no records
+    res = amup_timm.resolve_config(amup, optimizer="momentum")
+    assert res.source.startswith("ref_run:") and res.config.ref_run is None
     model = amup_timm.create_model(
-        "resnet18", amup={"ref_run": str(check), "ref_depth": 4}, layers=[4] * 4,
+        "resnet18", res.config, layers=[4] * 4,
         channels=[16, 32, 64, 128], stem_width=16, in_chans=1, num_classes=10)
     t = amup_timm.transfer_lr(model)
     assert t.ref_lr == pytest.approx(g["rows"][0]["eta_star"])
