@@ -61,7 +61,7 @@ def test_walker_sees_a_cycle():
 
 def test_walker_sees_lazy_imports():
     g = graph()
-    assert "amup_timm.experiments.records" in g["amup_timm.experiments.fit"]  # module level
+    assert "amup_timm.experiments.verdict" in g["amup_timm.experiments.fit"]  # module level
     assert "amup_timm.schemes" in g["amup_timm.factory"]
     assert "amup_timm.experiments.resolve" in g["amup_timm.train"]
 
@@ -86,8 +86,8 @@ LIBRARY = [
 LAB = [
     {"experiments"},
     {"experiments.records", "experiments.eta"},  # results.json, reading runs; eta* of a grid
-    {"experiments.decide", "experiments.fit"},  # the verdict's rule; eta*(L) from records
-    {"experiments.reference_runs", "experiments.verdict"},
+    {"experiments.decide", "experiments.verdict"},  # the rule; the eta*-against-size pipeline
+    {"experiments.fit", "experiments.reference_runs"},  # the pipeline over a sweep; ref_run
     {"experiments.leaderboard"},  # the arms of a leaderboard check, side by side
     {"experiments.report", "experiments.callbacks"},  # tables, plots, W&B; the fit's callback
     {"experiments.probe"},  # the AM probe

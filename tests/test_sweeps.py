@@ -32,10 +32,11 @@ def test_tiny_sweep_end_to_end(tiny_sweep):
     out = tiny_sweep / "fit"
     result = json.loads((out / "fit.json").read_text())
     (group,) = result["groups"]
-    assert math.isfinite(group["slopes"]["minimal_path"]["slope"])
-    for name in ("eta_vs_L.png", "loss_vs_lr.png", "fit.csv"):
-        assert (out / name).stat().st_size > 1000 or name == "fit.csv"
-    assert (out / "eta_vs_L.png").read_bytes()[:4] == b"\x89PNG"
+    assert math.isfinite(group["trends"]["minimal_path"]["slope"])
+    for name in ("eta.png", "curves.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG" and (out / name).stat().st_size > 1000
+    rows = (out / "fit.csv").read_text().splitlines()
+    assert rows[0].startswith("optimizer,scheme,model,depth,") and len(rows) == 3  # 2 depths
 
 
 @pytest.mark.slow
@@ -157,31 +158,45 @@ def _synthetic_records(tmp_path, slope=-1.5, seeds=2, diverge=None):
 
 def test_fit_recovers_known_slope(tmp_path):
     result = fit.fit_sweep(_synthetic_records(tmp_path))
-    (g,) = result["groups"]
-    s = g["slopes"]["minimal_path"]
-    assert s["slope"] == pytest.approx(-1.5, abs=1e-9) and s["r2"] == pytest.approx(1.0)
-    assert s["ci95"][0] == pytest.approx(-1.5, abs=1e-6)
-    assert all(t["error_log10"] < 1e-9 for t in g["transfer"] if t["measure"] == "minimal_path")
+    (g,) = result.groups
+    s = g.trends["minimal_path"]
+    assert s.slope == pytest.approx(-1.5, abs=1e-9) and s.r2 == pytest.approx(1.0)
+    assert s.ci95[0] == pytest.approx(-1.5, abs=1e-6)
+    assert all(r.pred_error < 1e-9 for r in g.rows)  # the law from the smallest depth
+    assert g.rows[-1].eta_pred == pytest.approx(0.5 * 33 ** -1.5)
     # blocks = L - 1: an offset that bends the slope away from -1.5 (docs/design.md §3)
-    assert g["slopes"]["blocks"]["slope"] > -1.5
-    files = report.write_fit(result, tmp_path / "out")
+    assert g.trends["blocks"].slope > -1.5
+    files = report.write_check(result, tmp_path / "out", stem="fit")
+    assert [f.name for f in files] == ["fit.json", "fit.md", "fit.csv", "eta.png", "curves.png"]
     assert all(f.exists() for f in files)
+
+
+def test_an_old_fit_json_still_gives_its_exponent(tmp_path):
+    """A fit.json written before 0.2.0 (``slopes``, not ``trends``) is still read."""
+    from amup_timm.experiments.reference_runs import read_exponent
+
+    (tmp_path / "fit.json").write_text(json.dumps({"groups": [
+        {"optimizer": "momentum", "scheme": "am_mup", "slopes": {"minimal_path": {
+            "slope": -1.23}}}]}))
+    assert read_exponent(str(tmp_path), "am_mup", "minimal_path") == -1.23
 
 
 def test_fit_diverged_seed_makes_cell_infinite(tmp_path):
     result = fit.fit_sweep(_synthetic_records(tmp_path, diverge=(8, 0, 1)))
-    row = next(r for r in result["groups"][0]["rows"] if r["depth"] == 8)
-    assert row["eta_star"] == pytest.approx(0.5 * 9 ** -1.5 * 10 ** (-1 / 6))
-    assert row["diverged"] == 1
+    row = next(r for r in result.groups[0].rows if r.value == 8)
+    assert row.eta_star == pytest.approx(0.5 * 9 ** -1.5 * 10 ** (-1 / 6))
+    assert row.diverged == 1
 
 
 def test_fit_slope_interval_matches_scipy():
     from scipy.stats import linregress, t
 
+    from amup_timm.experiments.verdict import fit_slope
+
     rng = random.Random(0)
     L = [3, 4, 6, 8, 11, 16, 22]
     eta = [0.4 * x ** -1.4 * math.exp(rng.gauss(0, 0.1)) for x in L]
-    s = fit.fit_slope(L, eta)
+    s = fit_slope(L, eta)
     ref = linregress([math.log(x) for x in L], [math.log(e) for e in eta])
     half = t.ppf(0.975, len(L) - 2) * ref.stderr
     assert s["slope"] == pytest.approx(ref.slope)
@@ -212,8 +227,8 @@ def test_fit_logs_table_and_plots_to_wandb_offline(tmp_path):
     (tmp_path / "sweep").mkdir()
     result = fit.fit_sweep(_synthetic_records(tmp_path / "sweep"))
     out = tmp_path / "fit"
-    files = report.write_fit(result, out)
-    report.log_fit(result, files, out, {"project": "amup-timm-test", "mode": "offline"})
+    files = report.write_check(result, out, stem="fit")
+    report.log_check(result, files, out, {"project": "amup-timm-test", "mode": "offline"}, "fit")
     (log,) = out.glob("wandb/offline-run-*/run-*.wandb")
     keys, summary = set(), set()
     for rec in wandb_records(log):
@@ -222,7 +237,7 @@ def test_fit_logs_table_and_plots_to_wandb_offline(tmp_path):
         elif rec["type"] == "summary":
             summary |= set(rec["summary"].get("update") or {})
     logged = {k.split("/")[0] + "/" + k.split("/")[1] for k in keys if k.startswith("fit/")}
-    assert {"fit/table", "fit/eta_vs_L", "fit/loss_vs_lr"} <= logged, sorted(keys)
+    assert {"fit/table", "fit/eta", "fit/curves"} <= logged, sorted(keys)
     assert "fit/momentum/am_mup/minimal_path/slope" in summary
 
 

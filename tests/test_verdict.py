@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 from helpers import record
 
-from amup_timm.experiments.fit import fit_slope
+from amup_timm.experiments.verdict import fit_slope
 from amup_timm.experiments.verdict import (SizeRow, Trend, eta_range, misfit, verdict,
                                            verdict_text)
 

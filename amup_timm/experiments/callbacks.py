@@ -10,8 +10,9 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from .eta import DEFAULT_SELECT, Select
 from .fit import fit_sweep
-from .report import fit_summary, log_fit, write_fit
+from .report import check_summary, log_check, write_check
 
 log = logging.getLogger(__name__)
 
@@ -19,16 +20,16 @@ log = logging.getLogger(__name__)
 class FitOnMultirunEnd(Callback):
     """Runs the fit over the sweep directory's records; a fit failure never fails the sweep."""
 
-    def __init__(self, select: str = "final", measure: str = "minimal_path"):
+    def __init__(self, select: Select = DEFAULT_SELECT, measure: str = "minimal_path"):
         self.select, self.measure = select, measure
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
-            result = fit_sweep(sweep_dir, self.select)
-            files = write_fit(result, sweep_dir / "fit", self.measure)
-            log.info("eta*(L) fit:\n%s\nwrote %s", "\n".join(fit_summary(result)),
+            result = fit_sweep(sweep_dir, self.select, measure=self.measure)
+            files = write_check(result, sweep_dir / "fit", stem="fit")
+            log.info("eta*(L) fit:\n%s\nwrote %s", "\n".join(check_summary(result)),
                      ", ".join(str(f) for f in files))
-            log_fit(result, files, sweep_dir / "fit", config.get("logger") or {})
+            log_check(result, files, sweep_dir / "fit", config.get("logger") or {}, "fit")
         except Exception:  # noqa: BLE001 - the sweep's own records are already safe
             log.exception("the eta*(L) fit of %s failed", sweep_dir)

@@ -30,7 +30,7 @@ from omegaconf import DictConfig
 
 from ..config import hydra_value
 from ..knobs import nominal_depth
-from .eta import DEFAULT_SELECT, SELECT_HELP, cell_losses, eta_star
+from .eta import DEFAULT_SELECT, SELECT_HELP, Select, cell_losses, eta_star
 from .leaderboard import board
 from .records import (DONE, PACKED, Record, collect, end_callback, is_done, mark_done,
                       unpacked)
@@ -80,21 +80,19 @@ def _groups(records: list[Record], axis: str, stages: tuple[str, ...]
     return out
 
 
-def refine_grids(records: list[Record], axis: str, select: str, step: float, points: int,
+def refine_grids(records: list[Record], axis: str, select: Select, step: float, points: int,
                  values: tuple[Any, ...] | None = None, by_scale: bool = True
                  ) -> dict[tuple[str, Any], list[float]]:
     """log10 LRs at the coarse eta* +- k * step per (scheme, size), coarse LRs left out;
     computed from the coarse grid alone, so a rerun asks for the same jobs. The size is the
-    ``scale.<axis>`` value (a check), or else the model and its depth label (any sweep over
-    architectures); ``values`` keeps only those sizes."""
+    ``scale.<axis>`` value (a check's sweep: every run has a scale, the check varies it), or
+    else the model and its depth label (any sweep over architectures); ``values`` keeps only
+    those sizes."""
     grids = {}
-    if by_scale:
-        cells = _groups(records, axis, COARSE)
-    else:
-        cells = defaultdict(list)
-        for r in records:
-            if r.stage in COARSE:
-                cells[(r.scheme, (r.model, r.depth))].append(r)
+    cells: dict[tuple[str, Any], list[Record]] = defaultdict(list)
+    for r in records:
+        if r.stage in COARSE:
+            cells[(r.scheme, r.scale.get(axis, 1) if by_scale else (r.model, r.depth))].append(r)
     for key, recs in sorted(cells.items(), key=str):
         if values is not None and key[1] not in values:
             continue
@@ -166,7 +164,7 @@ class Plan:
     grid's own values and schemes, one arm a scheme (the transfer check)."""
 
     axis: str = "depth"
-    select: str = DEFAULT_SELECT
+    select: Select = DEFAULT_SELECT
     step: float = 0.125
     points: int = 2
     transfer_overrides: tuple[str, ...] = ()
@@ -293,7 +291,7 @@ class CheckOnMultirunEnd(Callback):
     ``arms``, unless one of them trains the same way (renamed ``named_<name>`` where its name
     is taken)."""
 
-    def __init__(self, axis: str = "depth", select: str = DEFAULT_SELECT,
+    def __init__(self, axis: str = "depth", select: Select = DEFAULT_SELECT,
                  measure: str = "minimal_path",
                  refine_step: float = 0.125, refine_points: int = 2,
                  transfer_overrides: tuple[str, ...] = (), arms: list | None = None,
@@ -369,7 +367,7 @@ class CheckOnMultirunEnd(Callback):
         files = write_check(result, sweep / "verdict")
         print("\n".join(check_summary(result)) + "\nwrote " + ", ".join(map(str, files)),
               flush=True)
-        log_check(result, files, sweep, config.get("logger") or {})
+        log_check(result, files, sweep / "verdict", config.get("logger") or {})
 
 
 def judge(records: list[Record], axis: str, select: str, measure: str) -> Verdict:

@@ -11,22 +11,27 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .records import Record
 
-SELECT = {"final": "train_loss", "mean": "mean_train_loss", "val": "val_loss"}
+Select = Literal["final", "mean", "val"]  # what picks eta*: a selection loss
+SELECT: dict[str, str] = {"final": "train_loss", "mean": "mean_train_loss", "val": "val_loss"}
 SELECT_HELP = {"mean": "whole-run mean training loss", "final": "final training loss",
                "val": "final held-out loss"}
-DEFAULT_SELECT = "final"
+DEFAULT_SELECT: Select = "final"
+LOSSES = {**SELECT, "test": "test_loss"}  # and the test split's, which reports but never selects
+assert set(SELECT) == set(get_args(Select))
 
 Cells = dict[float, dict[int, float]]
 
 
-def loss_of(rec: Record, select: str) -> float:
-    """A run's selection loss (``select``: a SELECT key or a Record field such as
-    ``test_loss``); +inf for a diverged run or a non-finite loss."""
-    value = getattr(rec, SELECT.get(select, select))
+def loss_of(rec: Record, loss: Select | Literal["test"]) -> float:
+    """A run's selection loss (``loss``: a ``Select``) or its test loss (``test``: reported
+    only); +inf for a diverged run or a non-finite loss."""
+    if loss not in LOSSES:
+        raise ValueError(f"select={loss!r} is not one of {sorted(SELECT)}")
+    value = getattr(rec, LOSSES[loss])
     if rec.status == "diverged" or value is None or not math.isfinite(value):
         return math.inf
     return float(value)
@@ -48,7 +53,7 @@ def once(records: Iterable[Record], key: Callable[[Record], Any] = lambda r: Non
     return list(seen.values())
 
 
-def cell_losses(records: Iterable[Record], select: str) -> Cells:
+def cell_losses(records: Iterable[Record], select: Select) -> Cells:
     """{lr: {seed: loss}} of some runs of one model; diverged runs are +inf, failed runs left
     out, a job run twice counted once."""
     cells: Cells = defaultdict(dict)
@@ -84,14 +89,14 @@ def argmin_lr(cells: Cells, seeds: list[int] | None = None) -> float | None:
     return best[0] if best else None
 
 
-def eta_star(records: Iterable[Record], select: str = DEFAULT_SELECT,
+def eta_star(records: Iterable[Record], select: Select = DEFAULT_SELECT,
              seeds: list[int] | None = None) -> tuple[float, float] | None:
     """(eta*, its seed-mean loss) of some runs of one model (one scheme, optimizer, size)
     over their LR grid, or None when every LR diverged or failed."""
     return argmin_cells(cell_losses(records, select), seeds)
 
 
-def lr_curve(records: Iterable[Record], select: str = DEFAULT_SELECT
+def lr_curve(records: Iterable[Record], select: Select = DEFAULT_SELECT
              ) -> list[tuple[float, float, int]]:
     """(lr, seed-mean loss, seeds) per LR, sorted by LR."""
     cells = cell_losses(records, select)

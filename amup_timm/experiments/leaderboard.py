@@ -21,7 +21,7 @@ from typing import Any
 
 from ..config import hydra_value
 from .decide import Decision, decide
-from .eta import eta_star
+from .eta import DEFAULT_SELECT, Select, eta_star
 from .records import Record, law_exponent
 from .verdict import axis_value
 
@@ -82,7 +82,8 @@ def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs)
 
 
-def board(records: list[Record], axis: str = "depth", select: str = "val") -> Board:
+def board(records: list[Record], axis: str = "depth", select: Select = DEFAULT_SELECT
+          ) -> Board:
     """The leaderboard of a check's records (empty rows when no arm has transferred runs)."""
     done = [r for r in records if r.status in ("finished", "diverged") and r.lr]
     grids: dict[Any, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))

@@ -36,11 +36,12 @@ def main(argv: list[str] | None = None) -> None:
     path = sweep / "multirun.yaml"
     if not path.is_file():
         raise SystemExit(f"{path} not found: give the directory of a `amup-train -m` sweep")
-    hydra = OmegaConf.to_container(OmegaConf.load(path).hydra, resolve=False)
-    check = end_callback(hydra)
-    is_check = str(check.get("_target_", "")).endswith("CheckOnMultirunEnd")
-    plan = Plan(axis=check.get("axis", "depth") if is_check else "depth",
-                select=args.select or check.get("select", DEFAULT_SELECT),
+    config = OmegaConf.load(path)
+    hydra = OmegaConf.to_container(config.hydra, resolve=False)
+    callback = end_callback(hydra)
+    is_check = "check" in config  # a check's sweep: its sizes are scale.<axis> values
+    plan = Plan(axis=callback.get("axis", "depth"),
+                select=args.select or callback.get("select", DEFAULT_SELECT),
                 step=args.step, points=args.points)
     refine(sweep, list(hydra["overrides"]["task"]), plan, None, by_scale=is_check)
 

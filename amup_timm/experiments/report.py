@@ -1,6 +1,6 @@
 """Every output a person reads, in one place: the terminal summaries, the markdown tables, the
-plots, the files and the W&B run of a check (verdict.json, .md, leaderboard.md, eta.png,
-curves.png), a fit (fit.json, .csv, .md, eta_vs_L.png, loss_vs_lr.png), the probe (probe.json,
+plots, the files and the W&B run of a check (verdict.json, .md, .csv, leaderboard.md, eta.png,
+curves.png), a fit (the same, as fit.json, .md, .csv), the probe (probe.json,
 update_profile.png, eta_probe_vs_L.png) and the coordinate check (coord.json, coord.png).
 The check, the probe, the coordinate check and the fit's command and callback call it; this
 module and train.py are the only ones that start a W&B run (``logger=wandb``, offline unless
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .eta import SELECT_HELP
-from .fit import MEASURES
+from ..config import MEASURES
 from .decide import MARGIN, Decision, Diff
 from .leaderboard import Board
 from .records import write_json
@@ -110,12 +110,14 @@ def check_markdown(result: Verdict) -> str:
              "(accuracy points lost: positive where the transferred LR is worse).", ""]
     for g in result.groups:
         lines += [f"### {g.optimizer} / {g.scheme}", "", f"Verdict: {g.call}", "",
-                  f"| {axis} | L minimal_path | L blocks | eta* | held-out loss at eta* (acc) | "
-                  "runs | diverged | failed |", "|---|---|---|---|---|---|---|---|"]
+                  f"| {axis} | L minimal_path | L blocks | eta* | predicted ({g.exponent:g} "
+                  "from the first) | off (decades) | held-out loss at eta* (acc) | runs | "
+                  "diverged | failed |", "|---|---|---|---|---|---|---|---|---|---|"]
         for r in g.rows:
             lines.append(
                 f"| {r.value} | {r.L.get('minimal_path', '-')} | {r.L.get('blocks', '-')}"
                 f" | {_f(r.eta_star, '.3g')}{'*' if r.at_edge else ''} | "
+                f"{_f(r.eta_pred, '.3g')} | {_f(r.pred_error, '.2f')} | "
                 f"{_f(r.star_val_loss)} ({_f(r.star_val_acc, '.3f')}) | {r.runs} | "
                 f"{r.diverged} | {r.failed} |")
         lines += ["", f"| measure | {'slope' if axis == 'depth' else 'drift/doubling'} | "
@@ -219,36 +221,68 @@ def check_plots(result: Verdict, out: Path) -> list[Path]:
     return files
 
 
-def write_check(result: Verdict, out: Path) -> list[Path]:
-    """verdict.json, verdict.md, leaderboard.md (where several arms ran) and the plots into
-    ``out``; returns the files written, less leaderboard.md."""
+def write_check(result: Verdict, out: Path, stem: str = "verdict") -> list[Path]:
+    """STEM.json, STEM.md, STEM.csv (a row per group and size), leaderboard.md (where several
+    arms ran) and the plots into ``out`` (a check's verdict/, or a fit's fit/); returns the
+    files written, less leaderboard.md."""
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "verdict.json", result.to_json())
-    (out / "verdict.md").write_text(check_markdown(result))
+    write_json(out / f"{stem}.json", result.to_json())
+    (out / f"{stem}.md").write_text(check_markdown(result))
+    with open(out / f"{stem}.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["optimizer", "scheme", "model", result.axis, *[f"L_{m}" for m in MEASURES],
+                    "eta_star", "eta_pred", "pred_error", "star_val_loss", "runs", "diverged",
+                    "failed"])
+        for g in result.groups:
+            for r in g.rows:
+                w.writerow([g.optimizer, g.scheme, r.model, r.value,
+                            *[r.L.get(m) for m in MEASURES], r.eta_star, r.eta_pred,
+                            r.pred_error, r.star_val_loss, r.runs, r.diverged, r.failed])
     if result.leaderboard:
         (out / "leaderboard.md").write_text(result.leaderboard)
-    return [out / "verdict.json", out / "verdict.md", *check_plots(result, out)]
+    return [out / f"{stem}.json", out / f"{stem}.md", out / f"{stem}.csv",
+            *check_plots(result, out)]
 
 
-def log_check(result: Verdict, files: list[Path], sweep: Path, logger: Any) -> None:
-    """The regret table, the trends and the plots as one W&B run of the sweep's group."""
-    rows, summary = [], {}
+def log_check(result: Verdict, files: list[Path], out: Path, logger: Any,
+              kind: str = "check") -> None:
+    """Each size's eta* and prediction, the regret table, the trends and the plots as one W&B
+    run (``kind``: check or fit) in the group of ``out``'s sweep; online, also a W&B Report."""
+    sizes, rows, summary = [], [], {}
     for g in result.groups:
+        sizes += [[g.optimizer, g.scheme, r.model, r.value, r.L.get("minimal_path"),
+                   r.eta_star, r.eta_pred, r.star_val_loss] for r in g.rows]
         for t in g.regret:
             span = t.regret_range or [None, None]
             rows.append([g.optimizer, g.scheme, t.value, t.lr, t.eta_star, t.val_loss,
                          t.star_val_loss, t.regret, *span, t.acc_regret, t.compute_saved,
                          t.test and t.test.regret, t.test and t.test.acc_points])
         for m, t in g.trends.items():
-            summary[f"check/{g.optimizer}/{g.scheme}/{m}/slope"] = t.slope
-        summary[f"check/{g.optimizer}/{g.scheme}/verdict"] = g.call
+            summary[f"{kind}/{g.optimizer}/{g.scheme}/{m}/slope"] = t.slope
+        summary[f"{kind}/{g.optimizer}/{g.scheme}/verdict"] = g.call
     columns = ["optimizer", "scheme", "target", "lr", "eta_star", "val_loss", "star_val_loss",
                "regret", "regret_seed_min", "regret_seed_max", "acc_regret", "compute_saved",
                "test_regret", "test_acc_points_lost"]
-    _log_run(logger, job_type="transfer_check", name=f"check-{sweep.name}",
-             out=sweep / "verdict", prefix="check", group=sweep.name,
-             tables={"regret": (columns, rows)}, summary=summary,
-             images={f.stem: f for f in files if f.suffix == ".png"})
+    sweep = out.parent.name
+
+    def report(run) -> None:
+        if logger.get("mode") != "online":
+            return
+        try:
+            import wandb_workspaces.reports.v2 as wr
+        except ImportError:
+            log.warning("pip install 'amup-timm[reports]' to build a W&B Report")
+            return
+        wr.Report(project=run.project, entity=run.entity, title=f"eta* against size: {sweep}",
+                  blocks=[wr.H1("eta* against size"),
+                          wr.P("\n".join(check_summary(result)))]).save()
+
+    _log_run(logger, job_type="transfer_check" if kind == "check" else kind,
+             name=f"{kind}-{sweep}", out=out, prefix=kind, group=sweep,
+             tables={"table": (["optimizer", "scheme", "model", result.axis, "L", "eta_star",
+                                "eta_pred", "star_val_loss"], sizes),
+                     "regret": (columns, rows)}, summary=summary,
+             images={f.stem: f for f in files if f.suffix == ".png"}, report=report)
 
 
 def leaderboard_markdown(b: Board) -> str:
@@ -305,135 +339,6 @@ def decision_markdown(d: Decision) -> list[str]:
                      f"{_diff(opt)} | {_f(opt.test_loss if opt else None, '+.4f')} | "
                      f"{_f(opt.test_acc_points if opt else None, '+.2f')} |")
     return lines
-
-
-# -- the fit ---------------------------------------------------------------------------------
-
-def fit_summary(result: dict) -> list[str]:
-    """A short human summary: slope and interval per measure for each group."""
-    lines = []
-    for g in result["groups"]:
-        lines.append(f"[{g['optimizer']}/{g['scheme']}] eta* per depth: " + ", ".join(
-            f"{r['depth']}: {_f(r['eta_star'], '.3g')}" for r in g["rows"]))
-        for m, s in g["slopes"].items():
-            if s["slope"] is not None:
-                ci = f" 95% CI {_interval(s['ci95'])}" if s["ci95"][0] is not None else ""
-                lines.append(f"  {m:13s} slope {s['slope']:.3f}{ci} R^2 {s['r2']:.3f} "
-                             f"(n={s['n']})")
-    return lines
-
-
-def fit_markdown(result: dict) -> str:
-    """Tables a person reads: per group, eta* and best loss per depth, slopes, transfer error."""
-    lines = [f"# eta*(L) fit of `{result['source']}` (selected by {result['select']} loss)", ""]
-    for g in result["groups"]:
-        lines += [f"## {g['optimizer']} / {g['scheme']} (law exponent {g['exponent']:g})", "",
-                  "| model | depth | L minimal_path | L blocks | eta* | best loss | runs | "
-                  "diverged |", "|---|---|---|---|---|---|---|---|"]
-        for r in g["rows"]:
-            lines.append(f"| {r['model']} | {r['depth']} | {r['L'].get('minimal_path', '-')} | "
-                         f"{r['L'].get('blocks', '-')} | {_f(r['eta_star'], '.4g')} | "
-                         f"{_f(r['best_loss'], '.4f')} | {r['runs']} | {r['diverged']} |")
-        lines += ["", "| measure | slope | 95% interval | R^2 | mean transfer error (decades) |",
-                  "|---|---|---|---|---|"]
-        for m, sl in g["slopes"].items():
-            if sl["slope"] is None:
-                continue
-            errs = [t["error_log10"] for t in g["transfer"] if t["measure"] == m]
-            lines.append(f"| {m} | {sl['slope']:.3f} | {_interval(sl['ci95'])} | "
-                         f"{sl['r2']:.3f} | {sum(errs) / max(1, len(errs)):.3f} |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def fit_plots(result: dict, out: Path, measure: str = "minimal_path") -> list[Path]:
-    """eta* against L (log-log, fitted and -3/2 lines) and loss against LR per depth."""
-    plt = _pyplot()
-    fig1, ax1 = plt.subplots(figsize=(5.5, 4.2))
-    fig2, ax2 = plt.subplots(figsize=(5.5, 4.2))
-    colors = plt.get_cmap("tab10")
-    for k, g in enumerate(result["groups"]):
-        label, color = f"{g['optimizer']}/{g['scheme']}", colors(k % 10)
-        ok = [r for r in g["rows"] if r["eta_star"] is not None and measure in r["L"]]
-        if ok:
-            L = [r["L"][measure] for r in ok]
-            eta = [r["eta_star"] for r in ok]
-            s = g["slopes"].get(measure, {})
-            fitted = f", fit {s['slope']:.2f}" if s.get("slope") is not None else ""
-            ax1.scatter(L, eta, color=color, label=f"{label}{fitted}, law {g['exponent']:g}")
-            xs = [min(L), max(L)]
-            if s.get("slope") is not None:
-                ax1.plot(xs, [math.exp(s["intercept"]) * x ** s["slope"] for x in xs],
-                         color=color)
-            ref = math.exp(sum(math.log(e) - g["exponent"] * math.log(x)
-                               for x, e in zip(L, eta)) / len(L))
-            ax1.plot(xs, [ref * x ** g["exponent"] for x in xs], "--", color=color, alpha=0.6)
-        cmap = plt.get_cmap("viridis")
-        for i, r in enumerate(g["rows"]):
-            pts = [(lr, loss) for lr, loss, _ in r["curve"] if loss is not None
-                   and math.isfinite(loss)]
-            if pts:
-                ax2.plot(*zip(*pts), "o-", ms=3, color=cmap(i / max(1, len(g["rows"]) - 1)),
-                         label=f"{label} {r['model']} d={r['depth']}"
-                         if len(result["groups"]) > 1 else f"{r['model']} d={r['depth']}")
-    ax1.set(xscale="log", yscale="log", xlabel=f"L ({measure})", ylabel="eta*",
-            title="best LR against depth (solid: fit, dashed: law)")
-    _clip(ax2, margin=0.02)
-    ax2.set(xscale="log", xlabel="learning rate", ylabel=f"train loss ({result['select']})",
-            title="loss against LR per depth (diverged LRs omitted)")
-    for ax in (ax1, ax2):
-        ax.grid(True, which="both", alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-    files = [out / "eta_vs_L.png", out / "loss_vs_lr.png"]
-    for fig, f in zip((fig1, fig2), files):
-        fig.tight_layout()
-        fig.savefig(f, dpi=120)
-        plt.close(fig)
-    return files
-
-
-def write_fit(result: dict, out: Path, measure: str = "minimal_path") -> list[Path]:
-    """fit.json, fit.csv, fit.md and the two plots into ``out``; returns the files written."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "fit.json", result)
-    with open(out / "fit.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["optimizer", "scheme", "model", "depth", *[f"L_{m}" for m in MEASURES],
-                    "eta_star", "best_loss", "runs", "diverged", "failed"])
-        for g in result["groups"]:
-            for r in g["rows"]:
-                w.writerow([g["optimizer"], g["scheme"], r["model"], r["depth"],
-                            *[r["L"].get(m) for m in MEASURES], r["eta_star"], r["best_loss"],
-                            r["runs"], r["diverged"], r["failed"]])
-    (out / "fit.md").write_text(fit_markdown(result))
-    return [out / "fit.json", out / "fit.csv", out / "fit.md", *fit_plots(result, out, measure)]
-
-
-def log_fit(result: dict, files: list[Path], out: Path, logger: Any) -> None:
-    """Log the table and plots to W&B; online, also build a W&B Report."""
-    name = Path(result["source"]).name
-    rows = [[g["optimizer"], g["scheme"], r["model"], r["depth"], r["L"].get("minimal_path"),
-             r["eta_star"], r["best_loss"]] for g in result["groups"] for r in g["rows"]]
-    summary = {f"fit/{g['optimizer']}/{g['scheme']}/{m}/slope": s["slope"]
-               for g in result["groups"] for m, s in g["slopes"].items()}
-
-    def report(run) -> None:
-        if logger.get("mode") != "online":
-            return
-        try:
-            import wandb_workspaces.reports.v2 as wr
-        except ImportError:
-            log.warning("pip install 'amup-timm[reports]' to build a W&B Report")
-            return
-        wr.Report(project=run.project, entity=run.entity, title=f"eta*(L) fit: {name}",
-                  blocks=[wr.H1("eta*(L)"), wr.P("\n".join(fit_summary(result)))]).save()
-
-    _log_run(logger, job_type="fit", name=f"fit-{name}", out=out, prefix="fit", group=name,
-             tables={"table": (["optimizer", "scheme", "model", "depth", "L", "eta_star",
-                                "best_loss"], rows)},
-             images={f.stem: f for f in files if f.suffix == ".png"}, summary=summary,
-             report=report)
 
 
 # -- the probe and the coordinate check ------------------------------------------------------

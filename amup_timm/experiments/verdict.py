@@ -25,8 +25,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .eta import all_seeds, argmin_lr, cell_losses, loss_of, once
-from .fit import MEASURES, fit_slope
+from ..config import MEASURES
+from .eta import DEFAULT_SELECT, Select, all_seeds, argmin_lr, cell_losses, loss_of, once
 from .records import Record
 
 AXES = ("depth", "width")
@@ -53,6 +53,8 @@ class SizeRow:
     lrs: int
     seeds: int
     eta_range: tuple[float, float] | None = None  # seeds' 95% range of log10 eta*
+    eta_pred: float | None = None  # the group's rule from the base size's eta*
+    pred_error: float | None = None  # |log10 eta_pred - log10 eta*|, decades
 
 
 @dataclass
@@ -144,6 +146,31 @@ class Verdict:
                 if t["test"] is None:
                     del t["test"]
         return out
+
+
+def fit_slope(L: list[float], eta: list[float]) -> dict[str, Any]:
+    """Least squares of log eta on log L: slope, 95% t-interval, R^2."""
+    n = len(L)
+    if n < 2:
+        return {"slope": None, "ci95": [None, None], "r2": None, "n": n, "intercept": None}
+    x = [math.log(v) for v in L]
+    y = [math.log(v) for v in eta]
+    mx, my = sum(x) / n, sum(y) / n
+    sxx = sum((a - mx) ** 2 for a in x)
+    if sxx == 0:
+        return {"slope": None, "ci95": [None, None], "r2": None, "n": n, "intercept": None}
+    slope = sum((a - mx) * (b - my) for a, b in zip(x, y)) / sxx
+    intercept = my - slope * mx
+    resid = [b - (intercept + slope * a) for a, b in zip(x, y)]
+    ss_res, ss_tot = sum(r * r for r in resid), sum((b - my) ** 2 for b in y)
+    r2 = 1 - ss_res / ss_tot if ss_tot > 0 else 1.0
+    ci: list[float | None] = [None, None]
+    if n > 2:
+        from scipy.stats import t
+
+        half = t.ppf(0.975, n - 2) * math.sqrt(ss_res / (n - 2) / sxx)
+        ci = [slope - half, slope + half]
+    return {"slope": slope, "ci95": ci, "r2": r2, "n": n, "intercept": intercept}
 
 
 def trend(xs: list[float], etas: list[float], axis: str) -> dict[str, Any]:
@@ -304,13 +331,13 @@ def test_regret(moved: list[Record], star: list[Record]) -> TestRegret | None:
     if not moved or any(r.test_loss is None or r.test_acc is None
                         for r in star + moved if r.status == "finished"):
         return None
-    loss = _mean([loss_of(r, "test_loss") for r in moved])
-    star_loss = _mean([loss_of(r, "test_loss") for r in star])
+    loss = _mean([loss_of(r, "test") for r in moved])
+    star_loss = _mean([loss_of(r, "test") for r in star])
     diverged = any(r.status == "diverged" for r in moved)
     acc = None if diverged else _mean([r.test_acc for r in moved])
     star_acc = _mean([r.test_acc for r in star])
     return TestRegret(loss=loss, star_loss=star_loss, regret=loss - star_loss,
-                      regret_range=seed_range(moved, star, "test_loss"), acc=acc,
+                      regret_range=seed_range(moved, star, "test"), acc=acc,
                       star_acc=star_acc,
                       acc_points=100 * (star_acc - acc) if acc is not None else None)
 
@@ -333,9 +360,12 @@ def axis_value(rec: Record, axis: str) -> Any:
     return rec.depth if axis == "depth" else rec.width
 
 
-def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str, select: str,
-                  measure: str, exponent: float) -> GroupVerdict:
-    """The verdict for one (optimizer, scheme): rows per axis value, trend, regret, cost."""
+def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str,
+                  select: Select, measure: str, exponent: float, base: Any = None
+                  ) -> GroupVerdict:
+    """The verdict for one (optimizer, scheme): rows per axis value, trend, each size's eta*
+    against the rule's prediction from the ``base`` size's (default: the smallest), regret,
+    cost."""
     def key(r: Record) -> Any:
         return axis_value(r, axis)
 
@@ -377,6 +407,7 @@ def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str,
             compute_s=compute_s(recs, typical.get(value)), lrs=len(lrs),
             seeds=len(seeds)))
     ok = [r for r in rows if r.eta_star is not None]
+    predict(ok, axis, measure, exponent, base)
     cells_by = {r.value: cell_losses(by_value[r.value], select) for r in ok}
     for r in ok:
         r.eta_range = eta_range(cells_by[r.value])
@@ -429,6 +460,18 @@ def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str,
                         verdict_text(main, exponent, axis, rows))
 
 
+def predict(rows: list[SizeRow], axis: str, measure: str, exponent: float, base: Any) -> None:
+    """Each row's eta* as the rule predicts it from the base row's (``base``'s value, else the
+    smallest): eta*_base x (L / L_base) ** exponent across depth, eta*_base across width."""
+    ref = next((r for r in rows if r.value == base), rows[0] if rows else None)
+    for r in rows:
+        if axis == "depth" and not (measure in r.L and measure in ref.L):
+            continue
+        ratio = r.L[measure] / ref.L[measure] if axis == "depth" else 1.0
+        r.eta_pred = ref.eta_star * ratio ** exponent
+        r.pred_error = abs(math.log10(r.eta_pred / r.eta_star))
+
+
 # The other rule an interval must exclude before a prediction "holds", by (axis, whether the
 # predicted exponent is 0): across depth, one LR (0) against the -1.5 law; width has none.
 RIVALS = {("depth", False): (0.0, "0 (one LR at every depth)"),
@@ -464,16 +507,21 @@ def verdict_text(t: Trend | None, exponent: float, axis: str, rows: list[SizeRow
             f"{exponent:g}{edge}")
 
 
-def verdict(records: list[Record], axis: str = "depth", select: str = "mean",
-            measure: str = "minimal_path") -> Verdict:
-    """The verdict of every (optimizer, scheme) group of a check's records."""
+def verdict(records: list[Record], axis: str = "depth", select: Select = DEFAULT_SELECT,
+            measure: str = "minimal_path", exponent: float | None = None, base: Any = None
+            ) -> Verdict:
+    """The verdict of every (optimizer, scheme) group of a check's or a sweep's records: the
+    one eta*-against-size pipeline of the fit, the checks and the leaderboard. ``exponent``
+    overrides each group's predicted one (its scheme's, -1.5 for am_mup; 0 across width);
+    ``base`` is the size the prediction starts from."""
     if axis not in AXES:
         raise ValueError(f"axis={axis!r} is not one of {AXES}")
     groups: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for r in records:
         groups[(r.optimizer or "?", r.scheme or "?")].append(r)
     out = [verdict_group(opt, scheme, recs, axis, select, measure,
-                         0.0 if axis == "width" else _predicted(recs))
+                         exponent if exponent is not None
+                         else 0.0 if axis == "width" else _predicted(recs), base)
            for (opt, scheme), recs in sorted(groups.items())]
     return Verdict(axis, select, measure, out)
 
