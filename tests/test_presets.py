@@ -23,7 +23,10 @@ LATER_CALLBACK_KEYS = {"transfer_check_long": ("refine_step", "refine_points")}
 # x9, depth_mup's grid there), refine_values with x9, extra seeds at x9. Records before it set
 # target_grids as one mapping, which their overrides (target_grids.values=...) address.
 DEEP_OPTIMUM = ("target_grids", "refine_values", "extra_seeds")
-LEADERBOARDS = ("leaderboard_long", "leaderboard_long_adamw")
+
+
+def before_deep_optimum(callback: dict) -> bool:
+    return isinstance(callback.get("target_grids"), dict) and "extra_seeds" not in callback
 
 
 def recorded(path):
@@ -40,7 +43,7 @@ def recorded(path):
         return OmegaConf.create(tar.extractfile(top).read().decode())
 
 
-def in_current_terms(rec: dict, now: dict, cfg, preset: str) -> tuple[dict, dict]:
+def in_current_terms(rec: dict, now: dict, cfg) -> tuple[dict, dict]:
     """``rec`` in the current names and ``now`` less what later versions added where ``rec``
     predates it. Renamed: the end callback's module (amup_timm.check before e747cc0; its key,
     ``fit`` before c9b1216, ``parts`` reads); the grid's center, optim.grid_center (and its
@@ -56,9 +59,9 @@ def in_current_terms(rec: dict, now: dict, cfg, preset: str) -> tuple[dict, dict
         node, leaf = key.split(".")
         if leaf not in job[node]:
             now["job"][node].pop(leaf)
-    later = LATER_CALLBACK_KEYS.get(preset, ())
+    later = LATER_CALLBACK_KEYS.get(cfg.hydra.runtime.choices.sweeps, ())
     now_cb = {k: v for k, v in now["callback"].items() if k in cb or k not in later}
-    if preset in LEADERBOARDS:
+    if before_deep_optimum(cb):
         cb = {k: v for k, v in cb.items() if k not in DEEP_OPTIMUM}
         now_cb = {k: v for k, v in now_cb.items() if k not in DEEP_OPTIMUM}
     return {**rec, "job": job, "callback": cb}, {**now, "callback": now_cb}
@@ -72,13 +75,13 @@ def test_a_published_check_composes_as_recorded(path):
     cfg = recorded(path)
     if cfg is None:  # the ViT's horizon pilots: single runs, each its own record
         return
-    preset = cfg.hydra.runtime.choices.sweeps
+    rec = parts(cfg)
     hydra = list(cfg.hydra.overrides.hydra)
-    if preset in LEADERBOARDS:
+    if before_deep_optimum(rec["callback"]):
         hydra = [o for o in hydra if not o.startswith(
             tuple(f"hydra.callbacks.multirun_end.{k}" for k in DEEP_OPTIMUM))]
     now_cfg = compose_multirun(list(cfg.hydra.overrides.task) + hydra)
-    rec, now = in_current_terms(parts(cfg), parts(now_cfg), now_cfg, preset)
+    rec, now = in_current_terms(rec, parts(now_cfg), now_cfg)
     for key in rec:
         assert now[key] == rec[key], f"{path.name}: {key}"
 
