@@ -78,3 +78,34 @@ def train_here(*overrides: str, run_dir: Path) -> dict:
     with open_dict(cfg):
         del cfg.hydra
     return train(cfg, Path(run_dir), multirun=False)
+
+
+def compose_multirun(overrides: list[str]):
+    """train.yaml composed with ``overrides`` as ``amup-train -m`` composes the sweep's
+    multirun.yaml (sweep overrides left to the sweeper), its ``hydra`` node set."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from amup_timm.config import register_configs
+
+    register_configs()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = GlobalHydra.instance().hydra.compose_config("train", overrides, RunMode.MULTIRUN)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+def parts(cfg) -> dict:
+    """What a sweep runs: the jobs' config, the sweeper's parameters in their order (a grid
+    job's directory is its number), the launcher, the end callback, the groups chosen."""
+    from omegaconf import OmegaConf
+
+    from amup_timm.experiments.records import end_callback
+
+    c = OmegaConf.to_container(cfg, resolve=False)
+    hydra = c.pop("hydra")
+    return {"job": c, "params": list((hydra["sweeper"]["params"] or {}).items()),
+            "launcher": hydra["launcher"], "sweep": hydra["sweep"],
+            "callback": end_callback(hydra), "choices": hydra["runtime"]["choices"]}

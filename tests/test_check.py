@@ -1,5 +1,5 @@
 """The checks end to end: one tiny check through amup-train -m, shared by the tests (the
-combined check: +sweeps=transfer_check with the width scaled with the depth, muP from the
+combined check: check/combined at recipe/digits, the transfer check with the width scaled with the depth, muP from the
 small model and the law on top in the transfer), and the width check's jobs in-process."""
 
 import json
@@ -12,7 +12,7 @@ from amup_timm import describe
 from amup_timm.experiments.records import collect, is_done
 from amup_timm.registry import build_meta
 
-ARGS = ["-m", "+sweeps=combined_check", "model=resnet18_narrow", "data.img_size=8",
+ARGS = ["-m", "+sweeps=[check/combined,recipe/digits]", "model=resnet18_narrow", "data.img_size=8",
         "data.batch_size=32", "trainer.max_steps=6", "check.lr_offset=-0.5,0,0.5",
         "trainer.seed=0,1", "scale.depth=1,2", "+hydra.callbacks.multirun_end.refine_points=1",
         "hydra/launcher=basic"]  # jobs in one process (joblib's: tests/test_train.py)
@@ -63,7 +63,7 @@ def test_check_refines_transfers_and_judges(check):
     assert run["amup"]["ref_kwargs"]["layers"] == [1, 1, 1, 1]
     for name in ("eta.png", "curves.png"):
         assert (sweep / "verdict" / name).read_bytes()[:4] == b"\x89PNG"
-    assert "Reproduce: `amup-train -m +sweeps=combined_check" in (
+    assert "Reproduce: `amup-train -m +sweeps=[check/combined,recipe/digits]" in (
         sweep / "verdict" / "verdict.md").read_text()
 
 
@@ -103,11 +103,11 @@ def test_the_check_trains_the_wider_model_with_mup_and_the_law_on_top(check):
 
 @pytest.mark.parametrize("scheme, scales", [("am_mup", [1.0, 2.0]), ("standard", [1.0])])
 def test_a_width_check_job_keeps_the_grid_lr_with_mups_groups(tmp_path, scheme, scales):
-    """+sweeps=width_check: a 2x-wide job trains at its grid LR, with muP's groups from the
+    """check/width at recipe/digits: a 2x-wide job trains at its grid LR, with muP's groups from the
     narrowest model under am_mup and one LR under standard; the check judges by width."""
     from hydra import compose, initialize_config_module
 
-    args = ["+sweeps=width_check", "model=plain_cnn", "model.kwargs.depth=2",
+    args = ["+sweeps=[check/width,recipe/digits]", "model=plain_cnn", "model.kwargs.depth=2",
             "model.kwargs.width=4", "data.img_size=8", "data.batch_size=16",
             "trainer.max_steps=2", "scale.width=2", f"amup.scheme={scheme}"]
     with initialize_config_module("amup_timm.conf", version_base="1.3"):

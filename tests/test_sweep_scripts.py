@@ -1,6 +1,12 @@
-"""The evidence scripts refuse a check they do not know before anything runs."""
+"""The evidence scripts: they refuse a check they do not know before anything runs, and run
+the plans of sweeps/evidence.yaml as the bash case did."""
+import importlib.util
+import re
+import shlex
 import subprocess
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,3 +27,118 @@ def test_evidence_names_its_checks_when_given_an_unknown_one():
     out = run("sweeps/evidence.sh", "vit_narrow", "leaderbord")
     assert out.returncode == 2
     assert "unknown check 'leaderbord'" in out.stderr and "leaderboard" in out.stderr
+
+
+spec = importlib.util.spec_from_file_location("evidence", ROOT / "sweeps" / "evidence.py")
+evidence = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(evidence)
+
+CB = "hydra.callbacks.multirun_end"
+GRID = "lr_offsets:[-1.5,-1,-0.5,0,0.5,1]"
+X2_UNREFINED = [f"{CB}.target_grids=[{{values:[2],schemes:[am_mup],{GRID}}},"
+                f"{{values:[9],schemes:[am_mup,standard,depth_mup],{GRID}}}]",
+                f"{CB}.refine_values=[1,9]"]
+
+
+def before(family: str, check: str, *args: str, optim: str) -> list[str]:
+    return ["train.py", "-m", *args, f"hydra.sweep.dir=multirun/evidence/{family}/{check}_{optim}"]
+
+
+# (family, check, extra overrides): the commands sweeps/evidence.sh ran before its plans moved
+# to sweeps/evidence.yaml (its bash case at 5c78185), less `python`
+BEFORE = {
+    ("resnet18_narrow", "leaderboard", ()): [before(
+        "resnet18_narrow", "leaderboard", "+sweeps=leaderboard_long", "model=resnet18_narrow",
+        optim="sgd")],
+    ("resnet50_narrow", "leaderboard", (f"{CB}.refine_values=[1]",)): [before(
+        "resnet50_narrow", "leaderboard", "+sweeps=leaderboard_long", "model=resnet50_narrow",
+        *X2_UNREFINED, "check.lr_offset=-1,-0.5,0,0.5,1", f"{CB}.refine_values=[1]",
+        optim="sgd")],
+    ("convnext_narrow", "leaderboard", ()): [before(
+        "convnext_narrow", "leaderboard", "+sweeps=leaderboard_long_adamw",
+        "model=convnext_narrow", "data.img_size=32", *X2_UNREFINED, optim="adamw")],
+    ("vit_narrow", "leaderboard", ()): [before(
+        "vit_narrow", "leaderboard", "+sweeps=leaderboard_long_adamw", "model=vit_narrow",
+        "trainer.max_steps=3000", "check.lr_offset=-0.5,0,0.5,1", f"{CB}.targets=[2,6]",
+        f"{CB}.target_grids=[{{values:[2],schemes:[am_mup],lr_offsets:[-1,-0.5,0,0.5,1]}},"
+        "{values:[6],schemes:[am_mup,depth_mup],lr_offsets:[-1,-0.5,0,0.5]}]",
+        f"{CB}.refine_values=[1,2]", f"{CB}.extra_seeds={{seeds:[2,3],values:[6]}}",
+        optim="adamw")],
+    ("vit_narrow", "paper", ()): [before(
+        "vit_narrow", "paper", "+sweeps=transfer_check", "model=vit_narrow",
+        "data=fashion_mnist", "data.img_size=28", optim="sgd_plain")],
+    ("convnext_narrow", "paper", ()): [before(
+        "convnext_narrow", "paper", "+sweeps=transfer_check", "model=convnext_narrow",
+        "data=fashion_mnist", "data.img_size=32", optim="sgd_plain")],
+    ("resnet18_slim", "width_fmnist", ()): [before(
+        "resnet18_slim", "width_fmnist", "+sweeps=width_check_fmnist", "model=resnet18_slim",
+        optim="sgd")],
+    ("vit_narrow", "width_fmnist", ()): [before(
+        "vit_narrow", "width_fmnist", "+sweeps=width_check_fmnist_adamw", "model=vit_narrow",
+        optim="adamw")],
+    ("convnext_narrow", "width_fmnist", ()): [before(
+        "convnext_narrow", "width_fmnist", "+sweeps=width_check_fmnist_adamw",
+        "model=convnext_narrow", "data.img_size=32", optim="adamw")],
+    ("convnext_narrow", "all", ("data.img_size=32",)): [before(
+        "convnext_narrow", check, f"+sweeps={sweep}", "model=convnext_narrow", f"optim={o}",
+        "data.img_size=32", optim=o) for check, sweep in [("short", "transfer_check"),
+                                                          ("long", "transfer_check_long")]
+        for o in ("sgd_plain", "adamw")],
+    ("plain_cnn", "width1500", ("model.kwargs.width=8",)): [before(
+        "plain_cnn", "width1500", "+sweeps=width_check_1500", "model=plain_cnn", f"optim={o}",
+        "model.kwargs.width=8", optim=o) for o in ("sgd_plain", "adamw")],
+    ("resnet18_slim", "combined", ()): [before(
+        "resnet18_slim", "combined", "+sweeps=combined_check_long", "model=resnet18_slim",
+        f"optim={o}", optim=o) for o in ("sgd_plain", "adamw")],
+}
+
+
+def task_and_dir(cmd: list[str]) -> list[str]:
+    """A command's task overrides in their order (what names its jobs) and its sweep dir."""
+    return [a for a in cmd if not a.startswith(("hydra.", "hydra/")) or "sweep.dir" in a]
+
+
+@pytest.mark.parametrize("family, check, extra", sorted(BEFORE))
+def test_evidence_plans_run_what_evidence_sh_ran(family, check, extra):
+    """Each family's plan (sweeps/evidence.yaml) runs the commands the bash case ran: the same
+    task overrides in the same order (so published jobs are skipped) and, composed, the same
+    sweep, callback plan included; overrides given last still win."""
+    from helpers import compose_multirun, parts
+
+    now, then = evidence.commands(family, check, list(extra)), BEFORE[family, check, extra]
+    assert [task_and_dir(c) for c in now] == [task_and_dir(c) for c in then]
+    for new, old in zip(now, then):
+        assert parts(compose_multirun(new[2:])) == parts(compose_multirun(old[2:]))
+
+
+@pytest.mark.parametrize("family, board", [("resnet18_slim", "resnet18_narrow/leaderboard_sgd"),
+                                           ("vit_narrow", "vit_narrow/leaderboard_adamw")])
+def test_the_combined_check_takes_the_leaderboards_named_arm_as_data(family, board, capsys):
+    """The combined check on Fashion-MNIST adds the arm its depth family's leaderboard names,
+    as `python -m amup_timm.check LEADERBOARD --named-arm` prints it, to the callback and its
+    scheme to the grid, as the bash case did with sed."""
+    from amup_timm.experiments.check import main as check_main
+    from helpers import compose_multirun, parts
+
+    check_main([str(ROOT / "docs/data/evidence/runs" / f"{board}.tar.gz"), "--named-arm"])
+    arm = capsys.readouterr().out.strip()
+    scheme = re.sub(r".*scheme:'?([a-z_]+).*", r"\1", arm)  # the bash case's sed
+    schemes = "am_mup,standard" + ("" if scheme in ("am_mup", "standard") else f",{scheme}")
+    optim = "sgd" if family == "resnet18_slim" else "adamw"
+    old = before(family, "combined_fmnist",
+                 f"+sweeps=combined_check_fmnist{'_adamw' * (optim == 'adamw')}",
+                 f"model={family}", f"amup.scheme={schemes}", f"{CB}.named_arm={arm}",
+                 optim=optim)
+    (new,) = evidence.commands(family, "combined_fmnist", [])
+    assert task_and_dir(new) == task_and_dir(old) and f"{CB}.named_arm={arm}" in new
+    cfg = compose_multirun(new[2:])
+    assert parts(cfg) == parts(compose_multirun(old[2:]))
+    assert cfg.hydra.callbacks.multirun_end.named_arm.scheme == scheme
+
+
+def test_evidence_sh_prints_its_plan_without_running_it():
+    out = run("sweeps/evidence.sh", "resnet50_narrow", "leaderboard", "--dry-run")
+    assert out.returncode == 0, out.stderr
+    (line,) = out.stdout.splitlines()
+    (cmd,) = evidence.commands("resnet50_narrow", "leaderboard", [])
+    assert shlex.split(line) == ["python", *cmd]
