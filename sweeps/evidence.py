@@ -6,8 +6,10 @@
 CHECK (default: all) is planned as evidence.yaml's ``checks`` entry with FAMILY's changes
 (``families``) and runs as one ``python train.py -m`` multirun per optimizer into
 multirun/evidence/FAMILY/CHECK_OPTIM, each resuming where it stopped; the overrides given last
-win. A check that adds a leaderboard's named arm reads it with ``python -m amup_timm.check
-LEADERBOARD --named-arm`` (the leaderboard's sweep, or its packed records in docs/data).
+win. A check that adds a leaderboard's named arm takes the one it already ran with (its sweep or
+packed records: it resumes as it started), else reads it with ``python -m amup_timm.check
+LEADERBOARD --named-arm`` (the leaderboard's sweep, or its packed records in docs/data), which
+names an arm only where the verdict's rule picks one.
 """
 
 from __future__ import annotations
@@ -38,6 +40,22 @@ def plan(family: str, check: str) -> dict[str, Any]:
     return {**p["checks"][check], **p["families"].get(family, {}).get(check, {})}
 
 
+def recorded_arm(family: str, check: str, optim: str) -> str | None:
+    """The named arm a check of ``family`` already ran with (its sweep's multirun.yaml, or its
+    packed records'), so that it resumes with the same arm whatever the leaderboard's rule
+    says now; None where it never ran."""
+    from amup_timm.experiments.records import end_callback, unpacked
+
+    for where in (Path("multirun", "evidence", family, f"{check}_{optim}"),
+                  Path("docs", "data", "evidence", "runs", family, f"{check}_{optim}.tar.gz")):
+        path = unpacked(ROOT / where) / "multirun.yaml"
+        if path.is_file():
+            hydra = OmegaConf.to_container(OmegaConf.load(path).hydra, resolve=False)
+            arm = end_callback(hydra).get("named_arm")
+            return hydra_value(arm) if arm else None
+    return None
+
+
 def named_arm(family: str) -> str:
     """The arm ``family``'s leaderboard names, as ``python -m amup_timm.check --named-arm``
     prints it: the value of another check's ``named_arm``."""
@@ -66,7 +84,7 @@ def commands(family: str, check: str, extra: list[str]) -> list[list[str]]:
     if "named_arm_from" in p:
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
-        arm = named_arm(p["named_arm_from"])
+        arm = recorded_arm(family, check, p["optim"]) or named_arm(p["named_arm_from"])
         scheme = OverridesParser.create().parse_override(f"arm={arm}").value()["scheme"]
         task.append("amup.scheme=" + ",".join(dict.fromkeys(["am_mup", "standard", scheme])))
         hydra.append(f"{CALLBACK}.named_arm={arm}")

@@ -1,7 +1,6 @@
 """The evidence scripts: they refuse a check they do not know before anything runs, and run
 the plans of sweeps/evidence.yaml as the bash case did."""
 import importlib.util
-import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -111,29 +110,34 @@ def test_evidence_plans_run_what_evidence_sh_ran(family, check, extra):
         assert parts(compose_multirun(new[2:])) == parts(compose_multirun(old[2:]))
 
 
-@pytest.mark.parametrize("family, board", [("resnet18_slim", "resnet18_narrow/leaderboard_sgd"),
-                                           ("vit_narrow", "vit_narrow/leaderboard_adamw")])
-def test_the_combined_check_takes_the_leaderboards_named_arm_as_data(family, board, capsys):
-    """The combined check on Fashion-MNIST adds the arm its depth family's leaderboard names,
-    as `python -m amup_timm.check LEADERBOARD --named-arm` prints it, to the callback and its
-    scheme to the grid, as the bash case did with sed."""
-    from amup_timm.experiments.check import main as check_main
-    from helpers import compose_multirun, parts
+@pytest.mark.parametrize("family", ["resnet18_slim", "vit_narrow"])
+def test_a_published_combined_check_resumes_with_the_arm_it_ran_with(family):
+    """The combined check on Fashion-MNIST carries the arm it recorded when it started (its
+    multirun.yaml's named_arm) to the callback and its scheme to the grid, so its published jobs
+    are found again whatever the leaderboard's rule names now."""
+    from omegaconf import OmegaConf
 
-    check_main([str(ROOT / "docs/data/evidence/runs" / f"{board}.tar.gz"), "--named-arm"])
-    arm = capsys.readouterr().out.strip()
-    scheme = re.sub(r".*scheme:'?([a-z_]+).*", r"\1", arm)  # the bash case's sed
-    schemes = "am_mup,standard" + ("" if scheme in ("am_mup", "standard") else f",{scheme}")
+    from amup_timm.experiments.records import unpacked
+    from helpers import compose_multirun
+
     optim = "sgd" if family == "resnet18_slim" else "adamw"
-    old = before(family, "combined_fmnist",
-                 f"+sweeps=combined_check_fmnist{'_adamw' * (optim == 'adamw')}",
-                 f"model={family}", f"amup.scheme={schemes}", f"{CB}.named_arm={arm}",
-                 optim=optim)
+    packed = ROOT / "docs/data/evidence/runs" / family / f"combined_fmnist_{optim}.tar.gz"
+    recorded = OmegaConf.load(unpacked(packed) / "multirun.yaml")
     (new,) = evidence.commands(family, "combined_fmnist", [])
-    assert task_and_dir(new) == task_and_dir(old) and f"{CB}.named_arm={arm}" in new
     cfg = compose_multirun(new[2:])
-    assert parts(cfg) == parts(compose_multirun(old[2:]))
-    assert cfg.hydra.callbacks.multirun_end.named_arm.scheme == scheme
+    assert cfg.hydra.callbacks.multirun_end.named_arm == \
+        recorded.hydra.callbacks.multirun_end.named_arm
+    assert [o for o in new[2:] if not o.startswith("hydra.")] == \
+        list(recorded.hydra.overrides.task)
+
+
+def test_a_new_combined_check_asks_the_leaderboard_which_names_none_with_two_seeds():
+    """Without a combined check of its own, convnext_narrow's asks its leaderboard for the
+    arm: with 2 seeds at the deepest depth the rule names none, and the runner says so instead
+    of running with an arm the data do not pick."""
+    with pytest.raises(SystemExit) as err:
+        evidence.commands("convnext_narrow", "combined_fmnist", [])
+    assert err.value.code != 0
 
 
 def test_evidence_sh_prints_its_plan_without_running_it():
