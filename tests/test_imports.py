@@ -86,9 +86,10 @@ LIBRARY = [
 LAB = [
     {"experiments"},
     {"experiments.records", "experiments.eta"},  # results.json, reading runs; eta* of a grid
+    {"experiments.trend"},  # eta*'s slope and its intervals
     {"experiments.decide", "experiments.verdict"},  # the rule; the eta*-against-size pipeline
     {"experiments.fit", "experiments.reference_runs"},  # the pipeline over a sweep; ref_run
-    {"experiments.leaderboard"},  # the arms of a leaderboard check, side by side
+    {"experiments.leaderboard", "experiments.plots"},  # the arms side by side; the pictures
     {"experiments.report", "experiments.callbacks"},  # tables, plots, W&B; the fit's callback
     {"experiments.probe"},  # the AM probe
     {"experiments.resolve", "experiments.check", "experiments.coord"},  # numbers; the checks
@@ -132,8 +133,8 @@ def test_the_library_imports_nothing_of_the_lab_starts_no_subprocess_calls_no_wa
 
 
 def test_one_reporter_plots_and_starts_wandb_runs():
-    """Only experiments/report.py draws (matplotlib) and only it and train.py call
-    ``wandb.init``: the modules that compute call the reporter."""
+    """Only experiments/plots.py draws (matplotlib) and only experiments/report.py and train.py
+    call ``wandb.init``: the modules that compute call the reporter."""
     plots, inits = set(), set()
     for path in PKG.rglob("*.py"):
         tree = ast.parse(path.read_text())
@@ -146,5 +147,5 @@ def test_one_reporter_plots_and_starts_wandb_runs():
         if any(isinstance(n, ast.Attribute) and n.attr == "init" and isinstance(n.value, ast.Name)
                and n.value.id == "wandb" for n in ast.walk(tree)):
             inits.add(module_name(path))
-    assert plots == {"amup_timm.experiments.report"}
+    assert plots == {"amup_timm.experiments.plots"}
     assert inits == {"amup_timm.experiments.report", "amup_timm.train"}

@@ -191,7 +191,7 @@ def test_fit_diverged_seed_makes_cell_infinite(tmp_path):
 def test_fit_slope_interval_matches_scipy():
     from scipy.stats import linregress, t
 
-    from amup_timm.experiments.verdict import fit_slope
+    from amup_timm.experiments.trend import fit_slope
 
     rng = random.Random(0)
     L = [3, 4, 6, 8, 11, 16, 22]

@@ -6,8 +6,8 @@ from dataclasses import replace
 import pytest
 from helpers import record
 
-from amup_timm.experiments.verdict import fit_slope
-from amup_timm.experiments.verdict import (SizeRow, Trend, eta_range, misfit, verdict,
+from amup_timm.experiments.trend import eta_range, fit_slope, misfit
+from amup_timm.experiments.verdict import (SizeRow, Trend, verdict,
                                            verdict_text)
 
 DEPTHS = (4, 8, 16)
@@ -73,7 +73,7 @@ def test_the_bootstrap_enumerates_a_small_resample_space():
     import itertools
 
     from amup_timm.experiments.eta import argmin_lr, cell_losses
-    from amup_timm.experiments.verdict import central95
+    from amup_timm.experiments.trend import central95
 
     records = sweep(-1.5, noise=0.1)
     (g,) = verdict(records, "depth", "mean").groups
@@ -266,7 +266,7 @@ def test_width_drift_is_decades_per_doubling():
 def test_grid_resolution_interval_is_the_extreme_of_every_corner():
     import itertools
 
-    from amup_timm.experiments.verdict import grid_resolution, resolution_interval
+    from amup_timm.experiments.trend import grid_resolution, resolution_interval
 
     lrs = [10 ** x for x in (-2, -1.5, -1.25, -1.125, -1, -0.875, -0.75, -0.5)]
     assert grid_resolution(lrs, 10 ** -1) == pytest.approx(1 / 16)

@@ -25,7 +25,7 @@ from ..knobs import scale_width
 from ..optim import create_optimizer
 from ..registry import build_meta
 from ..width import WidthMult, base_shapes, is_adam_like, width_multipliers
-from .verdict import fit_slope
+from .trend import fit_slope
 from .probe import eval_with_batch_stats, first_batch
 from .report import coord_summary, log_coord, write_coord
 

@@ -249,7 +249,7 @@ def run_probe(cfg) -> dict:
     from ..data import build_data
     from ..factory import create_model
     from ..law import depth_of, law
-    from .verdict import fit_slope
+    from .trend import fit_slope
     from .report import log_probe, probe_summary, write_probe
 
     amup = to_config(cfg.amup)
