@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .eta import DEFAULT_SELECT, eta_star, lr_curve
+from .eta import DEFAULT_SELECT, eta_star, gaps_near, lr_curve
 from .records import Record, collect
 
 MEASURES = ("minimal_path", "longest_path", "blocks")
@@ -62,7 +62,8 @@ def fit_group(records: list[Record], select: str = DEFAULT_SELECT, exponent: flo
                      "best_loss": best[1] if best else None,
                      "curve": lr_curve(recs, select),
                      "runs": len(recs), "diverged": sum(r.status == "diverged" for r in recs),
-                     "failed": sum(r.status == "failed" for r in recs)})
+                     "failed": sum(r.status == "failed" for r in recs),
+                     "gaps": gaps_near(recs, best[0] if best else None, records)})
     ok = [r for r in rows if r["eta_star"] is not None and r["L"]]
     slopes = {m: fit_slope([r["L"][m] for r in ok], [r["eta_star"] for r in ok])
               for m in MEASURES if all(m in r["L"] for r in ok)}

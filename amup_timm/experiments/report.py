@@ -89,6 +89,10 @@ def check_summary(result: Verdict) -> list[str]:
                              f"{_seeds(t.test.regret_range)}), acc {_f(t.test.acc, '.3f')} vs "
                              f"{_f(t.test.star_acc, '.3f')}: "
                              f"{_f(t.test.acc_points, '+.2f')} points lost")
+        failed = sum(r.failed for r in g.rows)
+        if failed:
+            lines.append(f"  failed runs: {failed} (not used: an eta* beside one may be wrong; "
+                         "rerun them)")
         lines.append(f"  verdict: {g.call}")
     if result.leaderboard:
         lines += ["", "Leaderboard (test split, at each arm's transferred LR):",
@@ -280,7 +284,14 @@ def fit_summary(result: dict) -> list[str]:
     lines = []
     for g in result["groups"]:
         lines.append(f"[{g['optimizer']}/{g['scheme']}] eta* per depth: " + ", ".join(
-            f"{r['depth']}: {_f(r['eta_star'], '.3g')}" for r in g["rows"]))
+            f"{r['depth']}: {_f(r['eta_star'], '.3g')}{'!' if r.get('gaps') else ''}"
+            for r in g["rows"]))
+        failed = sum(r["failed"] for r in g["rows"])
+        gaps = [r for r in g["rows"] if r.get("gaps")]
+        if failed or gaps:
+            lines.append(f"  failed runs: {failed}; eta* next to a failed or missing LR (!): "
+                         + (", ".join(f"{r['depth']} ({', '.join(_f(x, '.3g') for x in "
+                                      "r['gaps'])})" for r in gaps) or "none"))
         for m, s in g["slopes"].items():
             if s["slope"] is not None:
                 ci = f" 95% CI {_interval(s['ci95'])}" if s["ci95"][0] is not None else ""
@@ -295,11 +306,14 @@ def fit_markdown(result: dict) -> str:
     for g in result["groups"]:
         lines += [f"## {g['optimizer']} / {g['scheme']} (law exponent {g['exponent']:g})", "",
                   "| model | depth | L minimal_path | L blocks | eta* | best loss | runs | "
-                  "diverged |", "|---|---|---|---|---|---|---|---|"]
+                  "diverged | failed | failed or missing LRs next to eta* |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for r in g["rows"]:
+            gaps = ", ".join(_f(x, ".4g") for x in r.get("gaps") or []) or "-"
             lines.append(f"| {r['model']} | {r['depth']} | {r['L'].get('minimal_path', '-')} | "
                          f"{r['L'].get('blocks', '-')} | {_f(r['eta_star'], '.4g')} | "
-                         f"{_f(r['best_loss'], '.4f')} | {r['runs']} | {r['diverged']} |")
+                         f"{_f(r['best_loss'], '.4f')} | {r['runs']} | {r['diverged']} | "
+                         f"{r['failed']} | {gaps} |")
         lines += ["", "| measure | slope | 95% interval | R^2 | mean transfer error (decades) |",
                   "|---|---|---|---|---|"]
         for m, sl in g["slopes"].items():

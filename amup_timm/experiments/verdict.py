@@ -332,7 +332,8 @@ def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str,
         lrs = sorted(cells)
         by_lr = defaultdict(list)
         for r in recs:
-            by_lr[float(r.lr)].append(r)
+            if r.lr:  # a failed run of an unknown LR has no cell
+                by_lr[float(r.lr)].append(r)
         curve = [{"lr": lr, **held_out(rs),
                   **{f"{k}_loss": _mean([loss_of(r, v) for r in rs if r.status != "failed"])
                      for k, v in (("select", select), ("train", "final"))}}
