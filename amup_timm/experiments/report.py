@@ -289,9 +289,10 @@ def fit_summary(result: dict) -> list[str]:
         failed = sum(r["failed"] for r in g["rows"])
         gaps = [r for r in g["rows"] if r.get("gaps")]
         if failed or gaps:
+            near = ", ".join(f"{r['depth']} (" + ", ".join(_f(x, ".3g") for x in r["gaps"]) + ")"
+                             for r in gaps)
             lines.append(f"  failed runs: {failed}; eta* next to a failed or missing LR (!): "
-                         + (", ".join(f"{r['depth']} ({', '.join(_f(x, '.3g') for x in "
-                                      "r['gaps'])})" for r in gaps) or "none"))
+                         f"{near or 'none'}")
         for m, s in g["slopes"].items():
             if s["slope"] is not None:
                 ci = f" 95% CI {_interval(s['ci95'])}" if s["ci95"][0] is not None else ""
