@@ -77,19 +77,22 @@ LAYERS = [
     {"knobs", "depth", "width"},  # a family's knobs, depth measures, muP shapes
     {"model_report"},  # what AM-muP sees in a model
     {"schemes"},  # depth parametrizations
-    {"experiments.records", "experiments.eta"},  # results.json, reading runs; eta* of a grid
+    {"experiments.run_record", "experiments.rundir", "experiments.packing",
+     "experiments.wandb_runs"},  # results.json validated; checkpoints, lock; packed; W&B
+    {"experiments.records", "experiments.eta"},  # the lab's view of runs; eta* of a grid
     {"experiments.fit"},  # eta*(L) from records
     {"experiments.reference_runs", "experiments.verdict"},
     {"experiments.leaderboard"},  # the arms of a leaderboard check, side by side
     {"experiments.report", "experiments.callbacks"},  # tables, plots, W&B; the fit's callback
-    {"law"},  # the reference model and the LR rule: no I/O
+    {"law", "settings"},  # the reference model and the LR rule: no I/O; a job's settings
     {"factory"},  # create_model: reads ref_run (seam 1), then the law
     {"optim", "experiments.probe"},  # create_optimizer; the AM probe
-    {"base_lr", "experiments.check", "experiments.coord"},  # the LR (seam 2: the probe's)
+    {"base_lr", "experiments.check", "experiments.coord",  # the LR (seam 2: the probe's)
+     "job"},  # what identifies a job, its run directory held
     {"experiments.refine", "train", "check", "fit", "refine", "probe", "coord"},  # commands
 ]
 CORE = {"config", "registry", "hooks", "structure", "data", "models", "knobs", "depth", "width",
-        "model_report", "schemes", "law", "factory", "optim", "base_lr"}
+        "model_report", "schemes", "law", "settings", "factory", "optim", "base_lr"}
 SEAMS = {("factory", "experiments.reference_runs"),  # amup.ref_run, amup.exponent_from
          ("base_lr", "experiments.probe")}  # amup.lr_rule=probe
 
