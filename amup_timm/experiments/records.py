@@ -22,7 +22,7 @@ from .rundir import CHECKPOINT, METRICS, append_metrics, load_checkpoint, save_c
 
 __all__ = ["CHECKPOINT", "DONE", "METRICS", "PACKED", "RESULTS", "InvalidRecord", "Record",
            "RunRecord", "append_metrics", "collect", "end_callback", "is_done", "law_exponent",
-           "load_checkpoint", "mark_done", "pack", "read_results", "save_checkpoint",
+           "load_checkpoint", "mark_done", "pack", "save_checkpoint",
            "truncate_metrics", "unpacked", "write_json"]
 
 log = logging.getLogger(__name__)
@@ -152,15 +152,6 @@ def law_exponent(amup: dict, optimizer: str | None) -> float | None:
         return get_scheme(cfg.scheme).depth_exponent(cfg, optimizer or "sgd")
     except (ValueError, TypeError):
         return None
-
-
-def read_results(run_dir: str | Path) -> dict | None:
-    """A run directory's results.json, validated, as a dict; None if it has none
-    (``InvalidRecord`` naming the file if it does not validate)."""
-    from .run_record import read_record
-
-    rec = read_record(run_dir)
-    return rec.to_json() if rec is not None else None
 
 
 def collect(source: str | Path) -> list[Record]:
