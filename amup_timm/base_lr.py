@@ -21,9 +21,11 @@ def resolve_lr(model: nn.Module, optim: Any) -> tuple[float, dict]:
     amup = model.amup.config
     report = model.amup.report
     measure = get_scheme(amup.scheme).measure(amup)
+    # the law's Transfer under its own names (lr: the law's LR), None without a reference
     record = {"scheme": amup.scheme, "K": model.amup.K, "K_base": model.amup.K_base,
               "measure": measure, "depths": report.depth, "L": report.depth[measure],
-              "L_ref": None, "ref_model": None, "ref_kwargs": None, "ref_lr": None,
+              **{k: None for k in ("lr", "ref_lr", "L_ref", "K_ref", "exponent", "ref_model",
+                                   "ref_kwargs", "ref_depths")},
               "ref_source": model.amup.ref_source, "lr_rule": amup.lr_rule,
               "exponent_from": amup.exponent_from}
     own = float(optim.lr if optim.get("log10_lr") is None else 10 ** optim.log10_lr)
@@ -34,9 +36,7 @@ def resolve_lr(model: nn.Module, optim: Any) -> tuple[float, dict]:
     elif record["ref_source"] is None:
         record["ref_source"] = "amup.ref_lr"
     t = transfer_lr(model, optimizer=optim.opt, ref_lr=amup.ref_lr or own)
-    record.update({"L": t.L, "L_ref": t.L_ref, "ref_model": t.ref_model,
-                   "ref_kwargs": t.ref_kwargs, "ref_lr": t.ref_lr, "ref_depths": t.ref_depths,
-                   "exponent": t.exponent, "lr_law": t.lr})
+    record.update(t.as_dict())
     return t.lr, record
 
 
@@ -48,7 +48,7 @@ def lr_message(lr: float, record: dict) -> str:
         return f"base LR {lr:.4g} (optim.lr, no reference)"
     hint = f" (give the LR tuned at {record['ref_model']} there)" if source.startswith("optim.") \
         else ""
-    rule = (f"by the probe (the law gives {record['lr_law']:.4g})" if record["lr_rule"] != "law"
+    rule = (f"by the probe (the law gives {record['lr']:.4g})" if record["lr_rule"] != "law"
             else "kept (depth exponent 0)" if record["exponent"] == 0
             else f"by the {record['exponent']:g} law")
     return f"reference LR {record['ref_lr']:.4g} from {source}{hint} -> {lr:.4g} {rule}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional
@@ -29,7 +30,8 @@ class AmupConfig:
     exponent_from: a fit or transfer-check directory whose measured slope (this scheme, this
         measure) replaces ``exponent``.
     ref_model / ref_kwargs / ref_depth: the reference architecture (a timm name and kwargs, or
-        the target family at another depth).
+        the target family at another depth; ``ref_kwargs`` alone: the target's family with
+        those kwargs).
     ref_lr / ref_run: the reference LR, by hand or read from a finished run.
     width: apply muP width multipliers relative to the reference's width.
     K / L / L_ref: pin the number of branches and the depths by hand.
@@ -81,15 +83,31 @@ class AmupConfig:
             raise ValueError("amup.ref_lr and amup.ref_run are both set; give one of them")
         if self.ref_model is not None and self.ref_depth is not None:
             raise ValueError("amup.ref_model and amup.ref_depth are both set; give one of them")
-        if self.ref_lr is not None and self.ref_lr <= 0:
-            raise ValueError(f"amup.ref_lr={self.ref_lr} must be positive")
+        if self.ref_lr is not None:
+            require("amup.ref_lr", self.ref_lr, "a finite number > 0",
+                    is_number(self.ref_lr) and 0 < self.ref_lr < math.inf)
+        require("amup.exponent", self.exponent, "a finite number",
+                is_number(self.exponent) and math.isfinite(self.exponent))
 
     @property
     def has_reference_model(self) -> bool:
-        return self.ref_model is not None or self.ref_depth is not None
+        """A reference architecture is named: ``ref_model``, ``ref_depth``, or ``ref_kwargs``
+        alone (the target's family with those kwargs)."""
+        return self.ref_model is not None or self.ref_depth is not None or bool(self.ref_kwargs)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def is_number(value: Any) -> bool:
+    """An int or float (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def require(key: str, value: Any, allowed: str, ok: bool) -> None:
+    """A ValueError naming the key, its value and what is allowed, unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{key}={value!r} is not allowed: it must be {allowed}")
 
 
 def to_config(amup: AmupConfig | dict | None) -> AmupConfig:

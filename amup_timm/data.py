@@ -8,6 +8,7 @@ exactly the data an uninterrupted run would have seen, and is sharded across DDP
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import os
 import shutil
@@ -171,32 +172,45 @@ def cache_dir() -> Path:
 
 def fashion_root(root: str | None, download: bool) -> Path:
     """A root under which torchvision finds ``FashionMNIST/raw/<idx files>``: ``root`` itself,
-    or the gzipped IDX files of ``root`` or of Debian's package unpacked once into the cache."""
+    or the gzipped IDX files of ``root`` (or, with no root given, of Debian's package) unpacked
+    once into the cache, keyed by their source. A root given (``data.root`` or ``DATA_ROOT``)
+    is never replaced by another copy."""
     def unpacked(r: Path) -> bool:
         return all((r / "FashionMNIST" / "raw" / f).is_file() for f in FASHION_FILES)
 
+    def flat(d: Path) -> bool:
+        return all((d / f"{f}.gz").is_file() for f in FASHION_FILES)
+
     if root and unpacked(Path(root)):
         return Path(root)
-    flat = [d for d in (Path(root) if root else None, DEBIAN_FASHION)
-            if d is not None and all((d / f"{f}.gz").is_file() for f in FASHION_FILES)]
-    if flat:
-        out = cache_dir() / "fashion_mnist"
+    source = Path(root) if root else DEBIAN_FASHION
+    if flat(source):
+        stats = [(f, (source / f"{f}.gz").stat()) for f in FASHION_FILES]
+        key = hashlib.sha1(repr((str(source.resolve()), [(f, s.st_size, s.st_mtime_ns)
+                                                          for f, s in stats])).encode())
+        out = cache_dir() / "fashion_mnist" / key.hexdigest()[:12]
         if not unpacked(out):
             raw = out / "FashionMNIST" / "raw"
             raw.mkdir(parents=True, exist_ok=True)
             for f in FASHION_FILES:
                 tmp = raw / f"{f}.tmp{os.getpid()}"
-                with gzip.open(flat[0] / f"{f}.gz", "rb") as src, open(tmp, "wb") as dst:
+                with gzip.open(source / f"{f}.gz", "rb") as src, open(tmp, "wb") as dst:
                     shutil.copyfileobj(src, dst)
                 os.replace(tmp, raw / f)
         return out
     if download:
         return Path(root) if root else cache_dir() / "fashion_mnist"
+    if root:
+        raise FileNotFoundError(
+            f"Fashion-MNIST not found under data.root={root!r} (set by data.root or DATA_ROOT): "
+            "it has neither FashionMNIST/raw/<idx files> nor the four .gz files "
+            f"({', '.join(f + '.gz' for f in FASHION_FILES)}). Point data.root at them, set "
+            "data.download=true to download there, or unset it (data.root=null, no DATA_ROOT) "
+            f"to use {DEBIAN_FASHION}.")
     raise FileNotFoundError(
-        f"Fashion-MNIST not found: data.root={root!r} has neither FashionMNIST/raw/<idx files> "
-        f"nor the four .gz files, and {DEBIAN_FASHION} is missing. Install Debian's package "
-        "(`apt-get install dataset-fashion-mnist`), point data.root at the files, or set "
-        "data.download=true on a machine with network access.")
+        f"Fashion-MNIST not found: no data.root and {DEBIAN_FASHION} is missing. Install "
+        "Debian's package (`apt-get install dataset-fashion-mnist`), point data.root at the "
+        "files, or set data.download=true on a machine with network access.")
 
 
 def _fashion_mnist(root: str | None, img_size: int, download: bool, val_size: int = 5000

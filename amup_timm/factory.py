@@ -86,7 +86,8 @@ def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs
     attach_branch_multipliers(model, report, scheme.branch_multiplier(K, K_base, cfg))
     mults: dict[str, WidthMult] = {}
     readout = 1.0
-    if cfg.width and res.ref is not None and scheme.width_transfer:
+    if cfg.width and res.ref is not None and scheme.width_transfer \
+            and same_family(model, res, kwargs):
         ref = res.ref
         base = base_shapes(build_meta(name, **width_twin_kwargs(kwargs, ref)))
         stem = next(((n, p) for n, p in res.ref_module.named_parameters() if n in base), None)
@@ -102,6 +103,24 @@ def create_model(name: str, amup: AmupConfig | dict | None = None, **timm_kwargs
     model.amup = AmupState(res, "amup.ref_lr" if cfg.ref_lr is not None else None, mults,
                            readout, K, K_base)
     return model
+
+
+def same_family(model: nn.Module, res: Resolved, kwargs: dict[str, Any]) -> bool:
+    """Whether muP's width multipliers apply: the reference is of the target's family (its
+    class). A reference of another family at the target's widths has none to give; one that
+    would change a width is an error (parameters are matched by name within one family)."""
+    if type(res.ref_module) is type(model):
+        return True
+    twin = width_twin_kwargs(kwargs, res.ref)
+    if twin != kwargs:
+        changed = sorted(k for k in twin if twin[k] != kwargs.get(k))
+        raise ValueError(
+            f"the reference {res.ref.model} ({type(res.ref_module).__name__}) is another family "
+            f"than {res.name} ({type(model).__name__}): muP width multipliers exist only within "
+            f"one family, and its kwargs {changed} would change the target's. Set "
+            "amup.width=false to transfer by depth alone, or give a reference of the target's "
+            "family (amup.ref_model/amup.ref_kwargs)")
+    return False
 
 
 def attach_branch_multipliers(model: nn.Module, report: ModelReport, scale: float) -> None:

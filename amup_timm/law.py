@@ -79,8 +79,8 @@ def resolve_reference(name: str, kwargs: dict[str, Any], cfg: AmupConfig,
         check_model_name(cfg.ref_model)
         data = {k: kwargs[k] for k in DATA_KWARGS if k in kwargs}  # the reference saw this data
         return Reference(cfg.ref_model, {**data, **cfg.ref_kwargs})
-    if cfg.ref_depth is None:
-        return None
+    if cfg.ref_depth is None:  # ref_kwargs alone: the target's family with those kwargs
+        return Reference(name, {**kwargs, **cfg.ref_kwargs}) if cfg.ref_kwargs else None
     target = target if target is not None else build_meta(name, **kwargs)
     arg = _int_depth_arg(target)
     if arg is not None:  # (a) constructors with an int depth

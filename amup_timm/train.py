@@ -8,7 +8,9 @@ train.py`` in a checkout; the config tree is the package's own (amup_timm/conf).
     torchrun --nproc_per_node=4 -m amup_timm.train model=resnet50 data=imagefolder data.root=...
 
 Writes results.json, metrics.jsonl and checkpoints/last.pt in the run directory; started
-again in the same directory (hydra.run.dir=...) it resumes from the last checkpoint.
+again in the same directory (hydra.run.dir=...) it resumes from the last checkpoint. From
+Python, ``train(cfg)`` runs a composed config without Hydra's runtime (``cfg.run_dir`` set, or
+a ``Job``).
 """
 
 from __future__ import annotations
@@ -40,14 +42,17 @@ from . import knobs
 from .base_lr import lr_message, resolve_lr
 from .config import register_configs
 from .data import DataSource, build_data, num_steps
-from .experiments import records
 from .experiments.resolve import probe_lr, resolve_config
+from .experiments.run_record import RunRecord, write_record
+from .experiments.rundir import (RunDirBusy, append_metrics, load_checkpoint, release_lock,
+                                 save_checkpoint, truncate_metrics)
 from .factory import create_model
+from .job import Job, done_before, hold
 from .optim import create_optimizer
+from .settings import check_settings
 
 log = logging.getLogger("train")
 register_configs()
-
 
 def setup_device(cfg: DictConfig) -> tuple[int, int, torch.device]:
     """(rank, world size, device); joins the torchrun (or SLURM multi-task) process group."""
@@ -72,15 +77,12 @@ def setup_device(cfg: DictConfig) -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
-def setup_threads(cfg: DictConfig, multirun: bool) -> int:
+def setup_threads(cfg: DictConfig, parallel_jobs: int = 1) -> int:
     """``trainer.threads``, by default the cores divided by the training processes on this
-    machine (torchrun's local world size times the joblib launcher's n_jobs)."""
+    machine (torchrun's local world size times a parallel launcher's jobs)."""
     threads = cfg.trainer.get("threads")
     if threads is None:
-        procs = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
-        launcher = HydraConfig.get().launcher if multirun else {}
-        procs *= int(launcher.get("n_jobs") or 1) if "joblib" in str(
-            launcher.get("_target_", "")) else 1
+        procs = int(os.environ.get("LOCAL_WORLD_SIZE", 1)) * parallel_jobs
         threads = max(1, len(os.sched_getaffinity(0)) // procs)
     torch.set_num_threads(int(threads))
     return int(threads)
@@ -102,7 +104,7 @@ def shared_run_dir(run_dir: str, world: int) -> str:
     return box[0]
 
 
-def init_wandb(cfg: DictConfig, run_dir: Path, multirun: bool):
+def init_wandb(cfg: DictConfig, run_dir: Path, group: str | None):
     """An offline-by-default W&B run, the same one across resumes (one group per multirun)."""
     if cfg.logger.name != "wandb" or cfg.logger.mode == "disabled":
         return None
@@ -112,8 +114,7 @@ def init_wandb(cfg: DictConfig, run_dir: Path, multirun: bool):
     if not id_file.is_file():
         id_file.write_text(uuid.uuid4().hex[:12])
 
-    group = cfg.logger.get("group") or (Path(HydraConfig.get().sweep.dir).name
-                                        if multirun else None)
+    group = cfg.logger.get("group") or group
     stats = cfg.logger.get("system_stats", "auto")
     if stats == "auto":  # W&B's sampler is a process of its own: on a small CPU it competes
         stats = torch.cuda.is_available()
@@ -153,7 +154,7 @@ class Context:
     world: int
     device: torch.device
     run_dir: Path
-    multirun: bool
+    job: Job
     autocast: Any
     channels_last: bool
 
@@ -162,10 +163,10 @@ class Context:
         return self.rank == 0
 
 
-def setup(cfg: DictConfig, run_dir: Path, multirun: bool) -> Context:
+def setup(cfg: DictConfig, job: Job) -> Context:
     """The run directory, threads, process group, device, seed and precision."""
-    run_dir.mkdir(parents=True, exist_ok=True)  # a run_dir=... given by hand may not exist
-    setup_threads(cfg, multirun)
+    job.run_dir.mkdir(parents=True, exist_ok=True)  # a run_dir=... given by hand may not exist
+    setup_threads(cfg, job.parallel_jobs)
     rank, world, device = setup_device(cfg)
     torch.manual_seed(cfg.trainer.seed)
     on_gpu = device.type == "cuda"
@@ -173,7 +174,7 @@ def setup(cfg: DictConfig, run_dir: Path, multirun: bool) -> Context:
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
     channels_last = cfg.trainer.channels_last is True or (
         cfg.trainer.channels_last == "auto" and on_gpu)
-    return Context(rank, world, device, Path(shared_run_dir(str(run_dir), world)), multirun,
+    return Context(rank, world, device, Path(shared_run_dir(str(job.run_dir), world)), job,
                    autocast, channels_last)
 
 
@@ -200,7 +201,7 @@ class Run:
         """An atomic checkpoint of everything a resumed run needs (rank 0)."""
         if self.ctx.main:
             cuda = self.ctx.device.type == "cuda"
-            records.save_checkpoint(self.ctx.run_dir, {
+            save_checkpoint(self.ctx.run_dir, {
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "rng": torch.get_rng_state(), "step": self.step, "losses": self.losses,
                 "overrides": self.overrides,
@@ -222,7 +223,7 @@ def build(cfg: DictConfig, ctx: Context) -> Run:
     groups and timm's scheduler (a bad name or override fails here, before training)."""
     data = build_data(cfg.data, ctx.device, seed=cfg.trainer.seed, rank=ctx.rank,
                       world=ctx.world)
-    amup = resolve_config(cfg.amup, cfg.optim.opt)  # ref_run, exponent_from: numbers
+    amup = resolve_config(cfg.amup, cfg.optim.opt, cfg.model.name)  # numbers for the library
     model = create_model(cfg.model.name, amup.config, num_classes=data.num_classes,
                          in_chans=data.in_chans, **model_kwargs(cfg))
     model.amup.ref_source = amup.source
@@ -245,16 +246,16 @@ def build(cfg: DictConfig, ctx: Context) -> Run:
             min_lr=cfg.sched.min_lr, warmup_lr=lr * 1e-3, step_on_epochs=False,
             updates_per_epoch=1)
     return Run(cfg, ctx, data, model, lr, amup_record, optimizer, scheduler, total,
-               list(HydraConfig.get().overrides.task))
+               ctx.job.overrides)
 
 
 def resume(run: Run) -> None:
     """The step, losses, weights, optimizer and RNG from the run directory's checkpoint, if it
     is this run's."""
     ctx = run.ctx
-    ckpt = records.load_checkpoint(ctx.run_dir)
+    ckpt = load_checkpoint(ctx.run_dir)
     if ckpt is not None and ckpt.get("overrides") != run.overrides:
-        if not ctx.multirun:
+        if not ctx.job.multirun:
             raise ValueError(
                 f"{ctx.run_dir} holds a checkpoint of another run (overrides "
                 f"{ckpt.get('overrides')}, now {run.overrides}); repeat that run's overrides "
@@ -272,7 +273,7 @@ def resume(run: Run) -> None:
         if ctx.main:
             log.info("resuming from step %d", run.step)
     if ctx.main:  # rows written after the checkpoint (or by an earlier attempt) go
-        records.truncate_metrics(ctx.run_dir, run.step)
+        truncate_metrics(ctx.run_dir, run.step)
     if run.scheduler is not None:
         run.scheduler.step_update(run.step)
 
@@ -323,7 +324,7 @@ def loop(run: Run) -> tuple[str, dict | None]:
         run.losses.extend(values)
         elapsed, t0 = time.perf_counter() - t0, time.perf_counter()
         if ctx.main:
-            records.append_metrics(ctx.run_dir, [{"step": first + i, "loss": v}
+            append_metrics(ctx.run_dir, [{"step": first + i, "loss": v}
                                                  for i, v in enumerate(values)])
             bar.update(len(values))
             bar.set_postfix(loss=f"{values[-1]:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.3g}")
@@ -371,72 +372,81 @@ def finish(run: Run, status: str, **extra: Any) -> dict:
         if data.test is not None:
             final.update({"test_loss": None, "test_acc": None})
         log.warning("loss is not finite at step %d: diverged (LR %.4g)", run.step, run.lr)
-    res = {"status": status, "lr": run.lr, "optimizer": cfg.optim.opt, "model": cfg.model.name,
-           "model_kwargs": model_kwargs(cfg), "threads": torch.get_num_threads(),
-           "lr_scales": sorted({g.get("lr_scale", 1.0) for g in run.optimizer.param_groups}),
-           "data": cfg.data.name, "seed": cfg.trainer.seed, "steps": run.step,
-           "max_steps": run.total, "world_size": ctx.world, "amup": run.amup_record,
-           "final": final, "run_dir": str(ctx.run_dir), "overrides": run.overrides, **extra,
-           "wandb": {"id": run.wandb.id, "mode": cfg.logger.mode} if run.wandb else None,
-           "config": OmegaConf.to_container(cfg, resolve=True)}
+    rec = RunRecord(
+        status=status, overrides=run.overrides, config=OmegaConf.to_container(cfg, resolve=True),
+        lr=run.lr, optimizer=cfg.optim.opt, model=cfg.model.name, model_kwargs=model_kwargs(cfg),
+        data=cfg.data.name, seed=cfg.trainer.seed, steps=run.step, max_steps=run.total,
+        world_size=ctx.world, threads=torch.get_num_threads(),
+        lr_scales=sorted({g.get("lr_scale", 1.0) for g in run.optimizer.param_groups}),
+        amup=run.amup_record, final=final, run_dir=str(ctx.run_dir), **extra,
+        wandb={"id": run.wandb.id, "mode": cfg.logger.mode} if run.wandb else None)
     if ctx.main:
-        records.write_json(ctx.run_dir / records.RESULTS, res)
+        write_record(ctx.run_dir, rec)
     if run.wandb is not None:
         run.wandb.summary.update({"status": status,
                                   **{f"final/{k}": v for k, v in final.items()}})
         run.wandb.finish()
     if dist.is_initialized():
         dist.destroy_process_group()
-    return res
+    return rec.to_json()
 
 
-def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
-    """Set up, build, resume, train, finish."""
-    ctx = setup(cfg, run_dir, multirun)
-    run = build(cfg, ctx)
-    resume(run)
-    run.net = wrap(cfg, ctx, run.model)
-    run.wandb = init_wandb(cfg, ctx.run_dir, multirun) if ctx.main else None
-    if run.wandb is not None:
-        run.wandb.summary.update({"amup": {**run.amup_record, "lr": run.lr,
-                                           "optimizer": cfg.optim.opt}})
-    started = time.perf_counter()
-    status, timing = loop(run)
-    return finish(run, status, timing=timing, wall_s=time.perf_counter() - started)
+def train(cfg: DictConfig, job: Job | None = None) -> dict:
+    """Check the settings, set up, hold the run directory, build, resume, train, finish; the
+    run record as a dict. ``job`` defaults to ``Job.of(cfg)``: no Hydra runtime needed."""
+    check_settings(cfg)
+    job = job or Job.of(cfg)
+    ctx = setup(cfg, job)
+    lock = hold(ctx.run_dir, ctx.main, ctx.world)
+    try:
+        run = build(cfg, ctx)
+        resume(run)
+        run.net = wrap(cfg, ctx, run.model)
+        run.wandb = init_wandb(cfg, ctx.run_dir, job.group) if ctx.main else None
+        if run.wandb is not None:
+            run.wandb.summary.update({"lr": run.lr, "optimizer": cfg.optim.opt,
+                                      "amup": run.amup_record})
+        started = time.perf_counter()
+        status, timing = loop(run)
+        return finish(run, status, timing=timing, wall_s=time.perf_counter() - started)
+    finally:
+        if lock is not None:
+            release_lock(lock)
 
 
-def done_before(run_dir: Path, overrides: list[str]) -> dict | None:
-    """The results of this job if a multirun already ran it to the end (finished or diverged,
-    with the same overrides): a multirun started again skips it."""
-    prev = records.read_results(run_dir)
-    if prev and prev.get("status") in ("finished", "diverged") \
-            and prev.get("overrides") == overrides:
-        return prev
-    return None
+def job_of(cfg: DictConfig) -> Job:
+    """The running Hydra job (the one place that reads Hydra's runtime)."""
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    launcher = hc.launcher if multirun else {}
+    parallel = int(launcher.get("n_jobs") or 1) if "joblib" in str(
+        launcher.get("_target_", "")) else 1
+    return Job(Path(cfg.run_dir), list(hc.overrides.task), multirun,
+               Path(hc.sweep.dir).name if multirun else None, parallel,
+               hc.job.get("num") if multirun else None)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """amup-train: one job, or one job of a multirun (a failed job is recorded, and the
     sweep goes on; a job done before is skipped)."""
-    hc = HydraConfig.get()
-    multirun = hc.mode == RunMode.MULTIRUN
-    run_dir = Path(cfg.run_dir)
-    prev = done_before(run_dir, list(hc.overrides.task)) if multirun else None
+    job = job_of(cfg)
+    prev = done_before(job.run_dir, job.overrides) if job.multirun else None
     if prev is not None:
-        log.info("job %s already %s in %s: skipped", hc.job.num, prev["status"], run_dir)
+        log.info("job %s already %s in %s: skipped", job.num, prev["status"], job.run_dir)
         return prev["final"].get("train_loss")
     try:
-        res = train(cfg, run_dir, multirun)
+        res = train(cfg, job)
     except Exception as e:
-        if not multirun:
+        if not job.multirun:
             raise
-        # A failed job is recorded and the sweep goes on (Hydra would stop it).
-        log.error("job %s failed: %s", hc.job.num, traceback.format_exc())
-        records.write_json(run_dir / records.RESULTS, {
-            "status": "failed", "error": f"{type(e).__name__}: {e}",
-            "overrides": list(hc.overrides.task),
-            "config": OmegaConf.to_container(cfg, resolve=False)})
+        # A failed job is recorded and the sweep goes on (Hydra would stop it); a directory
+        # another run holds is left to it.
+        log.error("job %s failed: %s", job.num, traceback.format_exc())
+        if not isinstance(e, RunDirBusy):
+            write_record(job.run_dir, RunRecord(
+                status="failed", overrides=job.overrides, error=f"{type(e).__name__}: {e}",
+                config=OmegaConf.to_container(cfg, resolve=False), run_dir=str(job.run_dir)))
         try:
             import wandb
 

@@ -140,17 +140,29 @@ def attach_readout(model: nn.Module, width_mult: float, zero: bool) -> None:
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside DDP/DataParallel (``.module``) and torch.compile (``._orig_mod``)
-    wrappers, where ``create_model`` left ``model.amup`` (a compiled module forwards
-    attribute look-ups, but its parameter names carry the ``_orig_mod.`` prefix)."""
+    """The model inside wrappers, where ``create_model`` left ``model.amup``: torch.compile
+    (``._orig_mod``), DDP/DataParallel and any other module that holds it as ``.module`` (an
+    EMA copy, a user's wrapper). A module whose ``.module`` carries no amup state is kept."""
     while True:
         inner = model._modules.get("_orig_mod")
         if inner is None and isinstance(model, (nn.DataParallel,
                                                 nn.parallel.DistributedDataParallel)):
             inner = model.module
+        if inner is None and "amup" not in vars(model) and isinstance(
+                model._modules.get("module"), nn.Module) and _carries_amup(model.module):
+            inner = model.module
         if inner is None:
             return model
         model = inner
+
+
+def _carries_amup(model: nn.Module) -> bool:
+    """Whether ``model`` or a module it wraps was built by ``create_model``."""
+    while model is not None:
+        if "amup" in vars(model):
+            return True
+        model = model._modules.get("_orig_mod") or model._modules.get("module")
+    return False
 
 
 def param_groups(model: nn.Module, optimizer: str = "sgd", weight_decay: float = 0.0,
@@ -168,6 +180,11 @@ def param_groups(model: nn.Module, optimizer: str = "sgd", weight_decay: float =
     """
     model = unwrap(model)
     state = getattr(model, "amup", None)
+    if state is None and isinstance(model._modules.get("module"), nn.Module):
+        warnings.warn(f"{type(model).__name__} wraps a module (.module) and neither carries "
+                      "amup state: these groups have no muP or depth multipliers (lr_scale 1). "
+                      "Build the model with amup_timm.create_model, and pass it or its wrapper",
+                      stacklevel=2)
     mults = state.width_mults if state is not None else {}
     depth = state.depth_multipliers(optimizer) if state is not None else {}
     weight_decay = weight_decay * (state.decay_factor(optimizer) if state is not None else 1.0)

@@ -61,23 +61,23 @@ def wandb_records(path: Path) -> list[dict]:
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
 
 
-def train_here(*overrides: str, run_dir: Path) -> dict:
-    """amup-train's ``train`` in this process, on the config it composes from the package."""
+def compose_train(*overrides: str):
+    """amup-train's config composed from the package, as a plain config (no Hydra runtime)."""
     from hydra import compose, initialize_config_module
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
 
     from amup_timm.config import register_configs
-    from amup_timm.train import train
 
     register_configs()
     with initialize_config_module("amup_timm.conf", version_base="1.3"):
-        cfg = compose("train", overrides=[*overrides, f"run_dir={run_dir}"],
-                      return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg.hydra
-    return train(cfg, Path(run_dir), multirun=False)
+        return compose("train", overrides=list(overrides))
+
+
+def train_here(*overrides: str, run_dir: Path) -> dict:
+    """amup-train's ``train`` in this process, on the config it composes from the package: no
+    Hydra runtime, as a Python user calls it."""
+    from amup_timm.train import train
+
+    return train(compose_train(*overrides, f"run_dir={run_dir}"))
 
 
 def compose_multirun(overrides: list[str]):

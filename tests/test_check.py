@@ -113,7 +113,9 @@ def test_a_width_check_job_keeps_the_grid_lr_with_mups_groups(tmp_path, scheme, 
     with initialize_config_module("amup_timm.conf", version_base="1.3"):
         cfg = compose("train", overrides=args, return_hydra_config=True)
     assert cfg.hydra.callbacks.multirun_end.axis == "width"
-    res = train_here(*args, run_dir=tmp_path)
+    # the grid's center by optimizer reads Hydra's runtime choices: given as a value here
+    res = train_here(*args, f"check.grid_center={cfg.check.grid_centers.sgd_plain}",
+                     run_dir=tmp_path)
     assert res["model_kwargs"]["width"] == 8 and res["lr_scales"] == scales
     assert res["lr"] == pytest.approx(10 ** res["config"]["optim"]["log10_lr"])
     assert res["config"]["optim"]["log10_lr"] == cfg.check.grid_centers.sgd_plain

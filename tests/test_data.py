@@ -22,8 +22,8 @@ def fashion(tmp_path, monkeypatch, **over):
 def test_split_shapes_and_test_set(tmp_path, monkeypatch):
     data = fashion(tmp_path, monkeypatch)
     assert (len(data.train), len(data.val), len(data.test)) == (55_000, 5_000, 10_000)
-    assert sorted(p.name for p in (tmp_path / "cache/fashion_mnist/FashionMNIST/raw").iterdir()
-                  ) == ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+    (raw,) = (tmp_path / "cache/fashion_mnist").glob("*/FashionMNIST/raw")  # keyed by source
+    assert sorted(p.name for p in raw.iterdir()) == ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
                         "train-images-idx3-ubyte", "train-labels-idx1-ubyte"]
     x, y = next(data.train_batches())
     assert x.shape == (128, 1, 28, 28) and y.shape == (128,) and y.max() <= 9
@@ -55,8 +55,14 @@ def test_resized_for_convnext(tmp_path, monkeypatch):
 
 
 def test_missing_files_name_the_package_root_and_download(tmp_path, monkeypatch):
-    monkeypatch.setattr("amup_timm.data.DEBIAN_FASHION", tmp_path / "absent")
+    """Without a root, the error names Debian's package; a root given is never replaced (by
+    Debian's copy either) and the error names it."""
     with pytest.raises(FileNotFoundError) as e:
         fashion(tmp_path, monkeypatch, root=str(tmp_path / "empty"))
+    assert all(w in str(e.value) for w in (str(tmp_path / "empty"), "data.root",
+                                            "data.download=true"))
+    monkeypatch.setattr("amup_timm.data.DEBIAN_FASHION", tmp_path / "absent")
+    with pytest.raises(FileNotFoundError) as e:
+        fashion(tmp_path, monkeypatch)
     assert all(w in str(e.value) for w in ("dataset-fashion-mnist", "data.root",
                                             "data.download=true"))

@@ -79,13 +79,15 @@ LIBRARY = [
     {"knobs", "depth", "width"},  # a family's knobs, depth measures, muP shapes
     {"model_report"},  # what AM-muP sees in a model
     {"schemes"},  # depth parametrizations
-    {"law"},  # the reference model and the LR rule: no I/O
+    {"law", "settings"},  # the reference model and the LR rule: no I/O; a job's settings
     {"factory"},  # create_model
     {"optim", "base_lr"},  # create_optimizer; the law's LR
 ]
 LAB = [
     {"experiments"},
-    {"experiments.records", "experiments.eta"},  # results.json, reading runs; eta* of a grid
+    {"experiments.run_record", "experiments.rundir", "experiments.packing",
+     "experiments.wandb_runs"},  # results.json validated; checkpoints, lock; packed; W&B
+    {"experiments.records", "experiments.eta"},  # the lab's view of runs; eta* of a grid
     {"experiments.trend"},  # eta*'s slope and its intervals
     {"experiments.decide", "experiments.verdict"},  # the rule; the eta*-against-size pipeline
     {"experiments.fit", "experiments.reference_runs"},  # the pipeline over a sweep; ref_run
@@ -94,7 +96,8 @@ LAB = [
     {"experiments.probe"},  # the AM probe
     {"experiments.resolve", "experiments.check", "experiments.coord"},  # numbers; the checks
 ]
-ENTRY = [{"experiments.refine", "train", "check", "fit", "refine", "probe", "coord"}]
+ENTRY = [{"job"},  # what identifies a job, its run directory held
+         {"experiments.refine", "train", "check", "fit", "refine", "probe", "coord"}]
 LAYERS = LIBRARY + LAB + ENTRY
 CORE = set().union(*LIBRARY) - {"conf"}
 

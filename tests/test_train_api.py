@@ -86,7 +86,7 @@ def test_wandb_offline_run_holds_logged_keys(tmp_path):
     assert {"model", "data", "optim", "amup", "trainer"} <= config
     assert summary["status"] == "finished"
     assert summary["amup"]["K"] == 2 and summary["amup"]["ref_lr"] == 0.05
-    assert summary["amup"]["lr"] == res["lr"] == 0.05
+    assert summary["lr"] == res["lr"] == 0.05
     assert math.isfinite(summary["final/val_loss"])
 
 
@@ -94,8 +94,8 @@ def test_probe_lr_rule_records_both_lrs(tmp_path):
     res = train_here(*TINY, "model=resnet_1conv", "model.kwargs.depth=6", "amup.ref_depth=2",
                      "amup.ref_lr=0.05", "amup.lr_rule=probe", "amup.probe_seeds=2",
                      "trainer.max_steps=2", "logger=none", run_dir=tmp_path)
-    assert res["lr"] == res["amup"]["lr_probe"] != res["amup"]["lr_law"]
-    assert res["amup"]["lr_law"] == pytest.approx(0.05 * (res["amup"]["L"] / res["amup"]["L_ref"])
+    assert res["lr"] == res["amup"]["lr_probe"] != res["amup"]["lr"]
+    assert res["amup"]["lr"] == pytest.approx(0.05 * (res["amup"]["L"] / res["amup"]["L_ref"])
                                                   ** -1.5)
 
 

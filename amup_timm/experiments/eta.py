@@ -101,3 +101,21 @@ def lr_curve(records: Iterable[Record], select: Select = DEFAULT_SELECT
     """(lr, seed-mean loss, seeds) per LR, sorted by LR."""
     cells = cell_losses(records, select)
     return [(lr, sum(c.values()) / len(c), len(c)) for lr, c in sorted(cells.items())]
+
+
+def gaps_near(records: Iterable[Record], eta: float | None,
+              grid: Iterable[Record] | None = None) -> list[float]:
+    """The LRs beside eta* on the grid (every LR that ``grid``, default ``records``, names) and
+    eta*'s own, whose cell in ``records`` has a failed run or no run that finished or
+    diverged: where the true optimum could hide. [] without eta*."""
+    if eta is None:
+        return []
+    records = list(records)
+    key = lambda lr: round(math.log10(lr), 6)  # noqa: E731
+    lrs = {key(r.lr): float(r.lr) for r in (records if grid is None else grid) if r.lr}
+    lrs.setdefault(key(eta), eta)
+    usable = {key(r.lr) for r in records if r.lr and r.status in ("finished", "diverged")}
+    failed = {key(r.lr) for r in records if r.lr and r.status == "failed"}
+    order = sorted(lrs)
+    i = order.index(key(eta))
+    return [lrs[k] for k in order[max(0, i - 1):i + 2] if k in failed or k not in usable]

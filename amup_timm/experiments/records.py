@@ -1,94 +1,38 @@
-"""Run records: results.json, per-step metrics, checkpoints, all written atomically."""
+"""The lab's read view of run records: ``Record``, built from a validated ``RunRecord``, and
+``collect`` over a run directory, a sweep, packed records or W&B.
+
+The files live in modules of one job each: run_record (results.json, validated), rundir
+(checkpoints, metrics, the lock), packing (packed records, done marks) and wandb_runs; their
+names are also importable from here, as before.
+"""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
 import json
-import math
-import os
-import tarfile
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from ..data import cache_dir
 from ..knobs import nominal_depth, nominal_width
+from .packing import DONE, PACKED, end_callback, is_done, mark_done, pack, unpacked
+from .run_record import RESULTS, InvalidRecord, RunRecord, parse, write_json
+from .rundir import CHECKPOINT, METRICS, append_metrics, load_checkpoint, save_checkpoint, \
+    truncate_metrics
 
-RESULTS = "results.json"
-PACKED = ".tar.gz"  # a sweep's records in one file: multirun.yaml and every results.json
-METRICS = "metrics.jsonl"
-CHECKPOINT = "checkpoints/last.pt"
-DONE = "check_done.json"  # a check's mark: every stage finished (its callback writes it)
+__all__ = ["CHECKPOINT", "DONE", "METRICS", "PACKED", "RESULTS", "InvalidRecord", "Record",
+           "RunRecord", "append_metrics", "collect", "end_callback", "is_done", "law_exponent",
+           "load_checkpoint", "mark_done", "pack", "save_checkpoint",
+           "truncate_metrics", "unpacked", "write_json"]
 
-
-def _finite(x: Any) -> Any:
-    """JSON-safe value: non-finite floats become None (the status says why)."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    return x
-
-
-def write_json(path: str | Path, data: dict) -> None:
-    """Write ``data`` as JSON through a temporary file and an atomic rename."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_finite(data), indent=2, default=str))
-    os.replace(tmp, path)
-
-
-def read_results(run_dir: str | Path) -> dict | None:
-    """A run directory's results.json, or None if it has none."""
-    path = Path(run_dir) / RESULTS
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def append_metrics(run_dir: str | Path, rows: list[dict]) -> None:
-    """Append per-step rows to metrics.jsonl."""
-    with open(Path(run_dir) / METRICS, "a") as f:
-        for row in rows:
-            f.write(json.dumps(_finite(row)) + "\n")
-
-
-def truncate_metrics(run_dir: str | Path, last_step: int) -> None:
-    """Drop metric rows after ``last_step`` (written after the checkpoint a run resumes from)."""
-    path = Path(run_dir) / METRICS
-    if not path.is_file():
-        return
-    rows = [line for line in path.read_text().splitlines()
-            if line and json.loads(line)["step"] <= last_step]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(r + "\n" for r in rows))
-    os.replace(tmp, path)
-
-
-def save_checkpoint(run_dir: str | Path, state: dict) -> None:
-    """torch.save ``state`` to checkpoints/last.pt through a temporary file and a rename."""
-    path = Path(run_dir) / CHECKPOINT
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(run_dir: str | Path) -> dict | None:
-    """The run directory's last checkpoint, or None."""
-    path = Path(run_dir) / CHECKPOINT
-    return torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else None
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Record:
     """One run as the fit, the verdict and ``ref_run`` read it (``from_results``)."""
 
-    status: str  # finished, diverged, failed or running
+    status: str  # finished, diverged or failed (also: a record that did not validate)
     lr: float | None  # the LR it trained with (None: a failed job's unresolved config)
     model: str | None  # timm name
     kwargs: dict[str, Any]  # the model's kwargs
@@ -121,8 +65,37 @@ class Record:
 
     @classmethod
     def from_results(cls, res: dict, where: str) -> Record:
-        """The record of a results.json (or a W&B run's record in its form) found at ``where``;
-        what an older or failed run lacks is read from its config or defaulted."""
+        """The view of a results.json's content found at ``where`` (``InvalidRecord`` if it
+        does not validate)."""
+        return cls.from_run(RunRecord.from_json(res, where), where)
+
+    @classmethod
+    def from_run(cls, run: RunRecord, where: str) -> Record:
+        """The view of a validated run record found at ``where``."""
+        return cls._view(run.to_json(), where)
+
+    @classmethod
+    def invalid(cls, error: InvalidRecord, where: str) -> Record:
+        """A record that did not validate, as a failed run: what it holds (LR, model, config)
+        places it in its cell; ``error`` says why it is not used."""
+        raw: Any = {}
+        try:
+            raw = json.loads(Path(error.where).read_text())
+        except (OSError, ValueError):
+            pass
+        raw = raw if isinstance(raw, dict) else {}
+        for key in ("amup", "final", "config", "model_kwargs"):
+            raw[key] = raw.get(key) if isinstance(raw.get(key), dict) else {}
+        lr = raw.get("lr")
+        raw["lr"] = lr if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None
+        view = cls._view({**raw, "status": "failed", "final": {}}, where)
+        view.error = f"invalid record: {error}"
+        return view
+
+    @classmethod
+    def _view(cls, res: dict, where: str) -> Record:
+        """The fields of a run record's JSON; what a failed run lacks is read from its config
+        or defaulted."""
         cfg = res.get("config") or {}
         optim = cfg.get("optim") or {}
         model = res.get("model") or (cfg.get("model") or {}).get("name")
@@ -181,104 +154,34 @@ def law_exponent(amup: dict, optimizer: str | None) -> float | None:
         return None
 
 
-def _wandb_api():
-    import wandb
-
-    return wandb.Api(timeout=20)
-
-
-def _from_wandb_run(run) -> Record:
-    summary, config = dict(run.summary), dict(run.config)
-    amup = dict(summary.get("amup") or {})
-    res = {"status": summary.get("status", "failed" if run.state != "running" else "running"),
-           "lr": amup.get("lr"), "optimizer": amup.get("optimizer"), "amup": amup,
-           "final": {k.split("/", 1)[1]: v for k, v in summary.items() if k.startswith("final/")},
-           "config": config}
-    return Record.from_results(res, f"wandb:{'/'.join(run.path)}")
-
-
 def collect(source: str | Path) -> list[Record]:
-    """Run records: every results.json under a directory, or a W&B run or sweep
-    given as ``wandb:ENTITY/PROJECT/RUN_ID`` or ``wandb:ENTITY/PROJECT/sweeps/SWEEP_ID``."""
+    """Run records: every results.json under a directory (or packed records), or a W&B run or
+    sweep given as ``wandb:ENTITY/PROJECT/RUN_ID`` or ``wandb:ENTITY/PROJECT/sweeps/SWEEP_ID``.
+    A record that does not validate is logged with its path and read as a failed run (its LR
+    and model from whatever it holds): never used, counted where failures are."""
     source = str(source)
     if source.startswith("wandb:"):
-        path = source[len("wandb:"):]
-        try:
-            api = _wandb_api()
-            if "/sweeps/" in path:
-                runs = list(api.sweep(path.replace("/sweeps/", "/")).runs)
-            else:
-                runs = [api.run(path)]
-        except Exception as e:  # wandb raises several error types for the same cause
-            raise RuntimeError(
-                f"could not read {source} from W&B ({type(e).__name__}: {e}). Reading W&B needs "
-                "network access and an API key (`wandb login` or WANDB_API_KEY); without them, "
-                "point at the local run or multirun directory instead.") from e
-        return [_from_wandb_run(r) for r in runs]
-    root = unpacked(source)
-    if not root.exists():
-        raise FileNotFoundError(f"{source} does not exist; give a run directory, a multirun "
-                                f"directory, its packed records (*{PACKED}) or "
-                                "wandb:ENTITY/PROJECT/RUN_ID")
-    files = [root / RESULTS] if (root / RESULTS).is_file() else sorted(root.rglob(RESULTS))
-    return [Record.from_results(json.loads(f.read_text()), str(f.parent)) for f in files]
+        from .wandb_runs import wandb_records
 
-
-def end_callback(hydra: dict) -> dict:
-    """The settings of the callback that ran when a sweep's multirun ended (the fit, or a
-    check's stages and verdict), from its multirun.yaml's ``hydra`` node; records written
-    before the key was ``multirun_end`` have it as ``fit``."""
-    callbacks = hydra.get("callbacks") or {}
-    return dict(callbacks.get("multirun_end") or callbacks.get("fit") or {})
-
-
-def mark_done(sweep: str | Path, done: bool, command: str = "") -> None:
-    """Set (``done``) or clear a check's finished mark in ``sweep``: only the check's own
-    callback does, so a verdict made by hand from a running check is never taken as final."""
-    path = Path(sweep) / DONE
-    if done:
-        write_json(path, {"command": command})
+        found = wandb_records(source[len("wandb:"):])
     else:
-        path.unlink(missing_ok=True)
-
-
-def is_done(sweep: str | Path) -> bool:
-    """Whether every stage of the check in ``sweep`` has finished."""
-    return (Path(sweep) / DONE).is_file()
-
-
-def pack(sweep: str | Path, out: str | Path) -> Path:
-    """A sweep's multirun.yaml and every results.json in one gzipped tar, its top folder named
-    as the sweep, byte for byte the same for the same records: ``tar -xzf OUT -C DIR`` gives
-    ``DIR/<sweep name>/``, which a stopped check resumes from."""
-    sweep, out = Path(sweep), Path(out)
-    files = sorted(f for f in [sweep / "multirun.yaml", *sweep.rglob(RESULTS)] if f.is_file())
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        root = unpacked(source)
+        if not root.exists():
+            raise FileNotFoundError(f"{source} does not exist; give a run directory, a "
+                                    f"multirun directory, its packed records (*{PACKED}) or "
+                                    "wandb:ENTITY/PROJECT/RUN_ID")
+        files = [root / RESULTS] if (root / RESULTS).is_file() else sorted(root.rglob(RESULTS))
+        found = []
         for f in files:
-            data = f.read_bytes()
-            info = tarfile.TarInfo(f"{sweep.name}/{f.relative_to(sweep).as_posix()}")
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, fileobj=io.BytesIO(data))
-    os.replace(tmp, out)
+            try:
+                found.append((str(f.parent), parse(f.read_text(), f)))
+            except InvalidRecord as e:
+                found.append((str(f.parent), e))
+    out = []
+    for where, rec in found:
+        if isinstance(rec, InvalidRecord):
+            log.warning("%s", rec)
+            out.append(Record.invalid(rec, where))
+        else:
+            out.append(Record.from_run(rec, where))
     return out
-
-
-def unpacked(source: str | Path) -> Path:
-    """``source`` as a directory: packed records (``*.tar.gz`` of ``pack``) are unpacked once
-    into the cache ($AMUP_CACHE or ~/.cache/amup_timm), keyed by their content."""
-    path = Path(source)
-    if not (path.name.endswith(PACKED) and path.is_file()):
-        return path
-    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:12]
-    root = cache_dir() / "records" / f"{path.name[:-len(PACKED)]}-{digest}"
-    if not root.is_dir():
-        tmp = root.with_name(f"{root.name}.tmp{os.getpid()}")
-        with tarfile.open(path) as tar:
-            tar.extractall(tmp, filter="data")
-        (top,) = tmp.iterdir()
-        root.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(top, root)
-        tmp.rmdir()
-    return root

@@ -4,13 +4,17 @@ model of a finished run or sweep) and ``amup.exponent_from`` (a measured exponen
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..config import AmupConfig
-from .eta import DEFAULT_SELECT, SELECT, eta_star
+from ..registry import build_meta
+from .eta import DEFAULT_SELECT, SELECT, eta_star, gaps_near
 from .records import collect, end_callback, unpacked
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,11 +45,16 @@ def read_reference(source: str, cfg: AmupConfig, select: str | None = None,
                    optimizer: str | None = None) -> RefRun:
     """eta* at the reference depth of a run directory, multirun directory or W&B path: over
     the records of ``cfg.scheme`` (and ``optimizer``, if given), selected as the sweep that
-    made them selected (``select`` overrides)."""
+    made them selected (``select`` overrides). A record that does not validate stops it: an
+    eta* read past it could be the wrong one."""
     records = collect(source)
     if not records:
         raise FileNotFoundError(f"amup.ref_run={source} holds no results.json: give a finished "
                                 "run directory, a multirun directory, or wandb:ENTITY/PROJECT/ID")
+    invalid = [r.error for r in records if (r.error or "").startswith("invalid record")]
+    if invalid:
+        raise ValueError(f"amup.ref_run={source} holds {len(invalid)} record(s) that do not "
+                         f"validate, so its eta* is unknown; first: {invalid[0]}")
     usable = [r for r in records if r.status in ("finished", "diverged") and r.lr]
     schemes = sorted({r.scheme for r in usable})
     usable = [r for r in usable if r.scheme == cfg.scheme]
@@ -58,7 +67,9 @@ def read_reference(source: str, cfg: AmupConfig, select: str | None = None,
         usable = [r for r in usable if r.optimizer == optimizer]
         if not usable:
             raise ValueError(f"amup.ref_run={source} holds no {cfg.scheme} run with optimizer "
-                             f"{optimizer!r} (it has {optimizers})")
+                             f"{optimizer!r}, the target's (its runs used {optimizers}): give a "
+                             f"reference sweep of {optimizer!r}, or, to transfer another "
+                             "optimizer's LR on purpose, its LR as amup.ref_lr")
     elif len(optimizers) > 1:
         raise ValueError(f"amup.ref_run={source} holds {cfg.scheme} runs of several optimizers "
                          f"{optimizers}: give the directory of one optimizer's sweep")
@@ -77,20 +88,41 @@ def read_reference(source: str, cfg: AmupConfig, select: str | None = None,
         raise ValueError(f"amup.ref_run={source} has no finished run to take an LR from "
                          f"(statuses: {statuses}); rerun the reference with smaller LRs")
     lr = best[0]
+    gaps = gaps_near(usable + [r for r in records if r.status == "failed"], lr)
+    if gaps:
+        log.warning("amup.ref_run=%s: eta* %.4g sits next to LR(s) %s with a failed or missing "
+                    "run; the reference's optimum may lie there (rerun those jobs)", source, lr,
+                    [f"{g:.4g}" for g in gaps])
     winner = next(r for r in usable if r.lr == lr and r.status == "finished")
     where = winner.path if len(records) > 1 else source
     return RefRun(lr=lr, model=winner.model, kwargs=dict(winner.kwargs),
                   source=f"ref_run:{where}")
 
 
-def apply_ref_run(cfg: AmupConfig, optimizer: str | None = None
+def family(name: str, kwargs: dict[str, Any] | None = None) -> str:
+    """A model's family: the class timm builds for it (resnet18 and resnet50: ResNet)."""
+    try:
+        return type(build_meta(name, **(kwargs or {}))).__name__
+    except Exception:  # noqa: BLE001 - kwargs of another family: the name decides
+        return type(build_meta(name)).__name__
+
+
+def apply_ref_run(cfg: AmupConfig, optimizer: str | None = None, target: str | None = None
                   ) -> tuple[AmupConfig, str | None]:
     """``cfg`` with ``ref_run`` resolved into ``ref_lr`` and, unless ``ref_model`` names the
     reference, the run's own model and kwargs as the reference (``ref_depth`` chose the
-    records: a check's depth label need not be a timm name), and where its LR came from."""
+    records: a check's depth label need not be a timm name), and where its LR came from. Only
+    runs of ``optimizer`` are read, if given; a reference of another family than ``target``
+    is logged (the law across families is the user's assumption)."""
     if cfg.ref_run is None:
         return cfg, "amup.ref_lr" if cfg.ref_lr is not None else None
     ref = read_reference(cfg.ref_run, cfg, optimizer=optimizer)
+    if target is not None and cfg.ref_model is None \
+            and family(ref.model, ref.kwargs) != family(target):
+        log.warning("amup.ref_run=%s is a %s (%s), another family than the target %s (%s): "
+                    "its LR is transferred by the depth law across families, which is your "
+                    "assumption (as with an explicit amup.ref_model)", cfg.ref_run, ref.model,
+                    family(ref.model, ref.kwargs), target, family(target))
     model = {} if cfg.ref_model is not None else {"ref_model": ref.model,
                                                   "ref_kwargs": ref.kwargs, "ref_depth": None}
     return replace(cfg, ref_run=None, ref_lr=ref.lr, **model), ref.source

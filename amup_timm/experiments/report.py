@@ -53,7 +53,7 @@ def check_summary(result: Verdict) -> list[str]:
         lines.append(f"[{g.optimizer}/{g.scheme}] eta* by {axis} "
                      f"({SELECT_HELP[result.select]}): " + ", ".join(
                          f"{r.value}: {_f(r.eta_star, '.3g')}{'*' if r.at_edge else ''}"
-                         for r in g.rows))
+                         f"{'!' if r.gaps else ''}" for r in g.rows))
         for m, t in g.trends.items():
             if t.slope is not None:
                 lines.append(f"  {m:13s} {'slope' if axis == 'depth' else 'drift'} "
@@ -75,6 +75,13 @@ def check_summary(result: Verdict) -> list[str]:
                              f"{_seeds(t.test.regret_range)}), acc {_f(t.test.acc, '.3f')} vs "
                              f"{_f(t.test.star_acc, '.3f')}: "
                              f"{_f(t.test.acc_points, '+.2f')} points lost")
+        failed = sum(r.failed for r in g.rows)
+        gaps = [r for r in g.rows if r.gaps]
+        if failed or gaps:
+            near = ", ".join(f"{r.value} (" + ", ".join(_f(x, ".3g") for x in r.gaps) + ")"
+                             for r in gaps)
+            lines.append(f"  failed runs: {failed} (not used: rerun them); eta* next to a "
+                         f"failed or missing LR (!): {near or 'none'}")
         lines.append(f"  verdict: {g.call}")
     if result.leaderboard:
         lines += ["", "Leaderboard (test split, at each arm's transferred LR):",
@@ -96,14 +103,16 @@ def check_markdown(result: Verdict) -> str:
         lines += [f"### {g.optimizer} / {g.scheme}", "", f"Verdict: {g.call}", "",
                   f"| {axis} | L minimal_path | L blocks | eta* | predicted ({g.exponent:g} "
                   "from the first) | off (decades) | held-out loss at eta* (acc) | runs | "
-                  "diverged | failed |", "|---|---|---|---|---|---|---|---|---|---|"]
+                  "diverged | failed | failed or missing LRs next to eta* |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in g.rows:
             lines.append(
                 f"| {r.value} | {r.L.get('minimal_path', '-')} | {r.L.get('blocks', '-')}"
                 f" | {_f(r.eta_star, '.3g')}{'*' if r.at_edge else ''} | "
                 f"{_f(r.eta_pred, '.3g')} | {_f(r.pred_error, '.2f')} | "
                 f"{_f(r.star_val_loss)} ({_f(r.star_val_acc, '.3f')}) | {r.runs} | "
-                f"{r.diverged} | {r.failed} |")
+                f"{r.diverged} | {r.failed} | "
+                f"{', '.join(_f(x, '.4g') for x in r.gaps) or '-'} |")
         lines += ["", f"| measure | {'slope' if axis == 'depth' else 'drift/doubling'} | "
                   "t 95% | seed bootstrap 95% (method) | grid resolution | R^2 | note |",
                   "|---|---|---|---|---|---|---|"]

@@ -32,10 +32,13 @@ class Resolution:
     source: str | None  # "ref_run:<path>", "amup.ref_lr" or None (no reference LR)
 
 
-def resolve_config(amup: AmupConfig | dict | Any, optimizer: str | None = None) -> Resolution:
+def resolve_config(amup: AmupConfig | dict | Any, optimizer: str | None = None,
+                   target: str | None = None) -> Resolution:
     """``amup`` with ``exponent_from`` and ``ref_run`` read (the reference's runs of
-    ``optimizer`` only, where given) into the numbers ``create_model`` takes."""
-    cfg, source = apply_ref_run(apply_exponent_from(to_config(amup)), optimizer=optimizer)
+    ``optimizer`` only, where given; a reference of another family than the ``target`` model
+    is logged) into the numbers ``create_model`` takes."""
+    cfg, source = apply_ref_run(apply_exponent_from(to_config(amup)), optimizer=optimizer,
+                                target=target)
     return Resolution(cfg, source)
 
 

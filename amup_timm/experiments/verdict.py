@@ -20,11 +20,12 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..config import MEASURES
-from .eta import DEFAULT_SELECT, Select, all_seeds, argmin_lr, cell_losses, loss_of, once
+from .eta import (DEFAULT_SELECT, Select, all_seeds, argmin_lr, cell_losses, gaps_near, loss_of,
+                  once)
 from .records import Record
 from .trend import (bootstrap_interval, eta_range, grid_resolution,
                     misfit, resolution_interval, trend)
@@ -55,6 +56,7 @@ class SizeRow:
     eta_range: tuple[float, float] | None = None  # seeds' 95% range of log10 eta*
     eta_pred: float | None = None  # the group's rule from the base size's eta*
     pred_error: float | None = None  # |log10 eta_pred - log10 eta*|, decades
+    gaps: list[float] = field(default_factory=list)  # failed or missing LRs beside eta*
 
 
 @dataclass
@@ -261,7 +263,8 @@ def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str,
         lrs = sorted(cells)
         by_lr = defaultdict(list)
         for r in recs:
-            by_lr[float(r.lr)].append(r)
+            if r.lr:  # a failed run of an unknown LR has no cell
+                by_lr[float(r.lr)].append(r)
         curve = [{"lr": lr, **held_out(rs),
                   **{f"{k}_loss": _mean([loss_of(r, v) for r in rs if r.status != "failed"])
                      for k, v in (("select", select), ("train", "final"))}}
@@ -278,7 +281,7 @@ def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str,
             runs=len(recs), diverged=sum(r.status == "diverged" for r in recs),
             failed=sum(r.status == "failed" for r in recs),
             compute_s=compute_s(recs, typical.get(value)), lrs=len(lrs),
-            seeds=len(seeds)))
+            seeds=len(seeds), gaps=gaps_near(recs, eta, grid)))
     ok = [r for r in rows if r.eta_star is not None]
     predict(ok, axis, measure, exponent, base)
     cells_by = {r.value: cell_losses(by_value[r.value], select) for r in ok}
