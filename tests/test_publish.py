@@ -88,7 +88,8 @@ def test_a_finished_leaderboard_at_a_glance_is_its_boards_deepest_depth():
 
     result = json.loads((publish.DATA / "resnet18_narrow_leaderboard_sgd.json").read_text())
     row = publish.board_glance_row("resnet18_narrow", "sgd", result)
-    b = board(collect(publish.DATA / "runs" / "resnet18_narrow" / "leaderboard_sgd.tar.gz"))
+    b = board(collect(publish.DATA / "runs" / "resnet18_narrow" / "leaderboard_sgd.tar.gz"),
+              "depth", "val")
     d = b.decision
     at = {r.arm: r for r in b.rows if r.value == d.value}
     cells = row.removesuffix(" |").split(" | ")

@@ -45,8 +45,8 @@ def _copy(sweep, tmp_path):
 
 
 def _best_job(sweep):
-    (group,) = fit_sweep(sweep)["groups"]
-    eta = group["rows"][0]["eta_star"]
+    (group,) = fit_sweep(sweep).groups
+    eta = group.rows[0].eta_star
     return next(d for d in sweep.iterdir() if d.name.isdigit() and results(d)["lr"] == eta), eta
 
 
@@ -63,10 +63,10 @@ def test_an_invalid_record_is_named_not_used_not_skipped(sweep, tmp_path, caplog
     rec = results(job)
     (job / "results.json").write_text(json.dumps({**rec, "final": {}}))
     with caplog.at_level(logging.WARNING):
-        (group,) = fit_sweep(grid)["groups"]
+        (group,) = fit_sweep(grid).groups
     assert str(job / "results.json") in caplog.text and "rerun that job" in caplog.text
-    (row,) = group["rows"]
-    assert row["eta_star"] != eta and row["failed"] == 1 and eta in row["gaps"]
+    (row,) = group.rows
+    assert row.eta_star != eta and row.failed == 1 and eta in row.gaps
     with pytest.raises(ValueError, match="do not validate") as e:
         apply_ref_run(AmupConfig(ref_run=str(grid)))
     assert str(job / "results.json") in str(e.value)
@@ -84,7 +84,7 @@ def test_a_record_that_is_not_json_is_named(sweep, tmp_path, caplog):
         recs = collect(grid)
     assert "not JSON" in caplog.text and str(job / "results.json") in caplog.text
     assert sorted(r.status for r in recs) == ["failed", "finished", "finished"]
-    assert fit_sweep(grid)["groups"][0]["rows"]  # the rest still summarises
+    assert fit_sweep(grid).groups[0].rows  # the rest still summarises
 
 
 def test_a_failed_best_cell_is_counted_and_flags_eta(sweep, tmp_path):
@@ -98,12 +98,12 @@ def test_a_failed_best_cell_is_counted_and_flags_eta(sweep, tmp_path):
     rec = results(job)
     assert rec["status"] == "failed" and str(job / CHECKPOINT) in rec["error"]
     result = fit_sweep(grid)
-    (row,) = result["groups"][0]["rows"]
-    assert row["failed"] == 1 and row["eta_star"] != eta and eta in row["gaps"]
-    from amup_timm.experiments.report import fit_markdown, fit_summary
+    (row,) = result.groups[0].rows
+    assert row.failed == 1 and row.eta_star != eta and eta in row.gaps
+    from amup_timm.experiments.report import check_markdown, check_summary
 
-    assert "| 1 | " in fit_markdown(result) and "failed runs: 1" in "\n".join(
-        fit_summary(result))
+    assert f"| 1 | {eta:.4g} |" in check_markdown(result)
+    assert "failed runs: 1" in "\n".join(check_summary(result))
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
@@ -164,12 +164,13 @@ def test_two_runs_in_one_directory_the_second_is_refused(tmp_path):
 
 def test_a_reference_of_another_family_is_logged_and_width_refused(sweep, caplog):
     with caplog.at_level(logging.WARNING):
-        model = amup_timm.create_model("plain_cnn", {"ref_run": str(sweep)}, depth=4, width=16,
-                                       in_chans=1)
+        res = amup_timm.resolve_config({"ref_run": str(sweep)}, target="plain_cnn")
+        model = amup_timm.create_model("plain_cnn", res.config, depth=4, width=16, in_chans=1)
     assert "another family" in caplog.text and "ResNet1Conv" in caplog.text
     assert model.amup.width_mults == {}
+    res = amup_timm.resolve_config({"ref_run": str(sweep)}, target="vit_tiny_patch16_224")
     with pytest.raises(ValueError, match="another family") as e:
-        amup_timm.create_model("vit_tiny_patch16_224", {"ref_run": str(sweep)}, depth=2,
+        amup_timm.create_model("vit_tiny_patch16_224", res.config, depth=2,
                                embed_dim=64, num_heads=2, img_size=16, patch_size=4,
                                in_chans=1)
     assert "amup.width=false" in str(e.value)
