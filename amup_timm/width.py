@@ -62,6 +62,27 @@ class WidthMult:
 
 
 @lru_cache(maxsize=None)
+def decoupled_decay(optimizer: str) -> bool:
+    """Whether timm's ``optimizer`` decays the weights apart from the gradient (AdamW's way)
+    rather than adding wd x theta to it (Adam's), from the class timm's registry builds: its
+    name ends in W (AdamW, NAdamW, SGDW), or its ``decoupled_weight_decay`` / ``decoupled``
+    argument (torch's Adam, NAdam, RAdam) is set by default or by the registry's defaults."""
+    import inspect
+
+    from timm.optim import get_optimizer_info
+
+    info = get_optimizer_info(optimizer.lower().removeprefix("lookahead_"))
+    cls = info.opt_class
+    name = (cls if isinstance(cls, str) else cls.__name__).rsplit(".", 1)[-1]
+    if name.endswith("W"):
+        return True
+    params = {} if isinstance(cls, str) else inspect.signature(cls.__init__).parameters
+    for arg in ("decoupled_weight_decay", "decoupled"):
+        if arg in params:
+            return bool((info.defaults or {}).get(arg, params[arg].default))
+    return False
+
+
 def is_adam_like(optimizer: str) -> bool:
     """Whether timm's optimizer ``optimizer`` gets muP's Adam rule (else the SGD rule), from
     timm's registry (``has_betas``) and ADAPTIVE; an optimizer of NO_RULE fails."""

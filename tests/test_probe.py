@@ -106,3 +106,22 @@ def test_probe_command_writes_numbers_and_plots(tmp_path):
     assert res["slope"]["slope"] < 0  # deeper nets get smaller LRs
     for f in ("update_profile.png", "eta_probe_vs_L.png"):
         assert (tmp_path / f).read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("opt", ["adam", "adamw"])
+def test_the_first_step_is_timms_optimizers_first_step(opt):
+    """The probe's one-step direction, times the LR, is the change one real step of timm's
+    Adam or AdamW makes: weight decay coupled or decoupled as the registry's class does it."""
+    from amup_timm.experiments.probe import _Seed
+
+    lr, wd = 1e-3, 0.1
+    model = _cnn(0)
+    seed = _Seed(model, _batch(), opt, wd, 1e-8, 0.9)
+    theta0 = {n: p.detach().clone() for n, p in model.named_parameters()}
+    optimizer = amup_timm.create_optimizer(model, opt, lr, weight_decay=wd, momentum=0.9)
+    torch.nn.functional.cross_entropy(model(_batch()[0]), _batch()[1]).backward()
+    optimizer.step()
+    for n, p in model.named_parameters():
+        if n in seed.direction:
+            moved = (theta0[n] - p.detach()) / lr
+            assert torch.allclose(moved, seed.direction[n], rtol=1e-3, atol=1e-5), n

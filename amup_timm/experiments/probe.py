@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from ..width import is_adam_like, param_groups
+from ..width import decoupled_decay, is_adam_like, param_groups
 
 _WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd)
 _NESTEROV = ("sgd", "nesterov")  # timm's names for Nesterov SGD
@@ -87,9 +87,10 @@ class _Seed:
                     continue
                 wd, theta = group["weight_decay"], p.detach()
                 if is_adam_like(optimizer):
-                    coupled = g + wd * theta if optimizer.lower() == "adam" else g
+                    decoupled = decoupled_decay(optimizer)
+                    coupled = g if decoupled else g + wd * theta
                     step = coupled / (coupled.abs() + group.get("eps", eps))
-                    if optimizer.lower() != "adam":
+                    if decoupled:
                         step = step + wd * theta
                 else:  # Nesterov's first step is (1 + momentum) g; heavy ball's is g
                     nesterov = 1 + momentum if optimizer.lower() in _NESTEROV else 1.0
