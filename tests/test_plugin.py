@@ -164,6 +164,6 @@ def test_the_wheel_runs_a_check_and_the_probe(venv):
     (group,) = verdict["groups"]
     assert group["scheme"] == "am_mup" and len(group["regret"]) == 1
     run_in(venv, "python", "-m", "amup_timm.probe", "model=resnet_1conv", "data=synthetic",
-           "data.img_size=8", "model.kwargs.width=8", "probe.depths=[2,4]", "probe.seeds=1",
-           "probe.evals=4", "logger=none", "hydra.run.dir=probe")
+           "data.img_size=8", "model.kwargs.width=8", "probe.depths=[2,4]", "amup.probe_seeds=1",
+           "amup.probe_evals=4", "logger=none", "hydra.run.dir=probe")
     assert len(json.loads((venv[1] / "probe" / "probe.json").read_text())["rows"]) == 2

@@ -96,8 +96,8 @@ def test_clear_errors():
 @pytest.mark.slow
 def test_probe_command_writes_numbers_and_plots(tmp_path):
     cmd = [sys.executable, "-m", "amup_timm.probe", "model=resnet_1conv", "data=synthetic",
-           "data.img_size=8", "model.kwargs.width=16", "probe.depths=[2,4,8]", "probe.seeds=2",
-           "probe.evals=8", "logger=none", f"hydra.run.dir={tmp_path}"]
+           "data.img_size=8", "model.kwargs.width=16", "probe.depths=[2,4,8]", "amup.probe_seeds=2",
+           "amup.probe_evals=8", "logger=none", f"hydra.run.dir={tmp_path}"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads((tmp_path / "probe.json").read_text())

@@ -144,7 +144,7 @@ class Probe:
                  weight_decay: float = 0.0, seeds: int = 8, eps: float = 1e-8,
                  momentum: float = 0.9):
         if seeds < 1:
-            raise ValueError("probe.seeds must be >= 1")
+            raise ValueError("amup.probe_seeds must be >= 1")
         self.seeds = []
         with torch.random.fork_rng():  # the caller's RNG stream is left as it was
             for s in range(seeds):
@@ -192,7 +192,7 @@ def first_batch(data, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     except (StopIteration, RuntimeError, ValueError) as e:
         raise ValueError(f"could not draw a probe batch from data={data.name}: {e}") from e
     if len(y) < size:
-        raise ValueError(f"probe.batch_size={size} is larger than data.batch_size={len(y)}")
+        raise ValueError(f"amup.probe_batch_size={size} is larger than data.batch_size={len(y)}")
     return x[:size], y[:size]
 
 
@@ -262,17 +262,17 @@ def run_probe(cfg) -> dict:
         amup = replace(amup, ref_model=None, ref_depth=None)
     ref_lr = float(cfg.probe.lr or amup.ref_lr or cfg.optim.lr)
     data = build_data(cfg.data, torch.device("cpu"), seed=cfg.trainer.seed)
-    batch = first_batch(data, int(cfg.probe.batch_size))
-    variant = cfg.probe.variant
+    batch = first_batch(data, amup.probe_batch_size)
+    variant = amup.probe_variant
     rows, budget = [], None
     for name, kwargs in tqdm(archs, desc="probe", disable=len(archs) < 2):
         probe = Probe(lambda s, n=name, kw=kwargs: create_model(n, amup, **kw), batch,
-                      cfg.optim.opt, float(cfg.optim.weight_decay), int(cfg.probe.seeds),
+                      cfg.optim.opt, float(cfg.optim.weight_decay), amup.probe_seeds,
                       momentum=float(cfg.optim.momentum))
         at_ref = probe.measure(ref_lr)
         budget = at_ref.value(variant) if budget is None else budget
         eta = probe.solve(budget, variant, lo=ref_lr * 1e-4, hi=ref_lr * 1e3,
-                          evals=int(cfg.probe.evals))
+                          evals=amup.probe_evals)
         report = probe.seeds[0].model.amup.report
         rows.append({"model": name, "kwargs": {k: v for k, v in kwargs.items()
                                                if k not in ("num_classes", "in_chans")},
@@ -283,7 +283,7 @@ def run_probe(cfg) -> dict:
     for r in rows:
         r["eta_law"] = law(ref_lr, r["L"], rows[0]["L"], amup.exponent)
     result = {"ref_lr": ref_lr, "variant": variant, "budget": budget, "measure": amup.measure,
-              "optimizer": cfg.optim.opt, "seeds": int(cfg.probe.seeds), "rows": rows,
+              "optimizer": cfg.optim.opt, "seeds": amup.probe_seeds, "rows": rows,
               "slope": fit_slope([r["L"] for r in rows], [r["eta_probe"] for r in rows])
               if not cfg.probe.widths else None}
     out = Path(cfg.run_dir)
