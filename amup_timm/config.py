@@ -1,9 +1,9 @@
-"""The ``amup`` config node: a dataclass that is also Hydra's structured config."""
+"""The ``amup`` config node: a dataclass that is also Hydra's structured config, and the
+checks of a setting's value (Hydra's plumbing: ``amup_timm.app``)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional
 
@@ -136,49 +136,12 @@ def to_config(amup: AmupConfig | dict | None) -> AmupConfig:
     return AmupConfig(**amup)
 
 
-def hydra_value(value: Any) -> str:
-    """``value`` in Hydra's override grammar (dicts, lists, strings, numbers, null)."""
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{k}:{hydra_value(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(hydra_value(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return repr(value)
+_MOVED = {"hydra_value", "grid_point", "register_configs", "run_app"}
 
 
-def grid_point(center: float | None, offset: float) -> float:
-    """log10 LR of a check's grid point: ``offset`` decades from the grid's ``center``."""
-    if center is None:
-        raise ValueError("the check's LR grid has no center for this optimizer config: set "
-                         "check.grid_center=<log10 of the LR at the grid's middle> (or add the "
-                         "config's name to check.grid_centers)")
-    return float(center) + float(offset)
-
-
-def register_configs() -> None:
-    """Register ``AmupConfig`` as Hydra's ``amup/amup_schema`` so the amup node is typed, and
-    the resolvers the sweeps' LR grids use: ``${grid_point:${check.grid_center},-0.5}`` and
-    ``${pow10:${optim.log10_lr}}``."""
-    from hydra.core.config_store import ConfigStore
-    from omegaconf import OmegaConf
-
-    if not OmegaConf.has_resolver("grid_point"):
-        OmegaConf.register_new_resolver("grid_point", grid_point)
-    if not OmegaConf.has_resolver("pow10"):
-        OmegaConf.register_new_resolver("pow10", lambda x: 10 ** float(x))
-    ConfigStore.instance().store(group="amup", name="amup_schema", node=AmupConfig)
-
-
-def run_app(task: Callable[[Any], Any], config_name: str) -> None:
-    """Run ``task(cfg)`` as a Hydra app composed from the package's ``conf/<config_name>.yaml``
-    (the command line's overrides apply, as for amup-train)."""
-    import hydra
-
-    register_configs()
-    hydra.main(version_base="1.3", config_path="pkg://amup_timm.conf",
-               config_name=config_name)(task)()
+def __getattr__(name: str) -> Any:
+    """The Hydra plumbing that lived here until 0.2.0: an import of it names its new path."""
+    if name in _MOVED:
+        raise ImportError(f"amup_timm.config.{name} moved to amup_timm.app.{name} in 0.2.0: "
+                             f"from amup_timm.app import {name}")
+    raise AttributeError(f"module 'amup_timm.config' has no attribute {name!r}")

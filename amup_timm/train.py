@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from . import knobs
 from .base_lr import lr_message, resolve_lr
-from .config import register_configs
+from .app import register_configs
 from .data import DataSource, build_data, num_steps
 from .experiments.resolve import probe_lr, resolve_config
 from .experiments.run_record import RunRecord, write_record

@@ -23,7 +23,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from amup_timm.config import hydra_value
+from amup_timm.app import hydra_value
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANS = Path(__file__).with_name("evidence.yaml")

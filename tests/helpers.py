@@ -65,7 +65,7 @@ def compose_train(*overrides: str):
     """amup-train's config composed from the package, as a plain config (no Hydra runtime)."""
     from hydra import compose, initialize_config_module
 
-    from amup_timm.config import register_configs
+    from amup_timm.app import register_configs
 
     register_configs()
     with initialize_config_module("amup_timm.conf", version_base="1.3"):
@@ -88,7 +88,7 @@ def compose_multirun(overrides: list[str]):
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from amup_timm.config import register_configs
+    from amup_timm.app import register_configs
 
     register_configs()
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):

@@ -76,6 +76,7 @@ def test_no_import_cycle_in_amup_timm():
 # turns them into numbers for the library; the entry points sit on both.
 LIBRARY = [
     {"conf", "config", "registry", "hooks", "structure", "data", "models"},  # stand alone
+    {"app"},  # Hydra plumbing: the schema registered, resolvers, overrides, an app run
     {"knobs", "depth", "width"},  # a family's knobs, depth measures, muP shapes
     {"model_report"},  # what AM-muP sees in a model
     {"schemes"},  # depth parametrizations
@@ -152,3 +153,13 @@ def test_one_reporter_plots_and_starts_wandb_runs():
             inits.add(module_name(path))
     assert plots == {"amup_timm.experiments.plots"}
     assert inits == {"amup_timm.experiments.report", "amup_timm.train"}
+
+
+def test_a_moved_import_path_names_the_new_one():
+    """0.2.0 moved the Hydra plumbing out of amup_timm.config: the old import fails naming
+    amup_timm.app."""
+    import pytest
+
+    with pytest.raises(ImportError, match=r"moved to amup_timm.app.hydra_value"):
+        from amup_timm.config import hydra_value  # noqa: F401
+    from amup_timm.app import hydra_value  # noqa: F401,F811

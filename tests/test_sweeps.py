@@ -8,7 +8,8 @@ import pytest
 from helpers import ROOT, run_train, train_here
 
 from amup_timm.experiments import fit, report
-from amup_timm.config import AmupConfig, hydra_value, register_configs
+from amup_timm.app import hydra_value, register_configs
+from amup_timm.config import AmupConfig
 from amup_timm.experiments.eta import eta_star
 from amup_timm.experiments.records import collect
 from amup_timm.experiments.reference_runs import read_reference

@@ -28,7 +28,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from ..config import hydra_value
+from ..app import hydra_value
 from ..knobs import nominal_depth
 from .eta import DEFAULT_SELECT, SELECT_HELP, Select, cell_losses, eta_star
 from .leaderboard import board
@@ -335,7 +335,7 @@ class CheckOnMultirunEnd(Callback):
 
             mark_done(config.hydra.sweep.dir, False)  # running (again) until every stage ends
 
-            from ..config import grid_point
+            from ..app import grid_point
             from ..knobs import KnobError, scale_depth, scale_width
 
             scale = scale_depth if self.axis == "depth" else scale_width

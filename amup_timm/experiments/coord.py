@@ -159,7 +159,7 @@ def run_coord(cfg) -> list[dict]:
 
 def main() -> None:
     """``python -m amup_timm.coord``: Hydra-composed like train.py (conf/coord.yaml)."""
-    from ..config import run_app
+    from ..app import run_app
 
     run_app(run_coord, "coord")
 

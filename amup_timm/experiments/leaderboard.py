@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import hydra_value
+from ..app import hydra_value
 from .decide import Decision, decide
 from .eta import DEFAULT_SELECT, Select, eta_star
 from .records import Record, law_exponent

@@ -296,7 +296,7 @@ def run_probe(cfg) -> dict:
 
 def main() -> None:
     """``python -m amup_timm.probe``: Hydra-composed like train.py (conf/probe.yaml)."""
-    from ..config import run_app
+    from ..app import run_app
 
     run_app(run_probe, "probe")
 

@@ -14,7 +14,7 @@ class AmupTimmSearchPathPlugin(SearchPathPlugin):
 
         if find_spec("amup_timm") is None or find_spec("amup_timm.conf") is None:
             return  # the package was removed beside a stale plugin: add nothing
-        from amup_timm.config import register_configs  # torch-free: the amup schema, resolvers
+        from amup_timm.app import register_configs  # torch-free: the amup schema, resolvers
 
         register_configs()
         search_path.append(provider="amup-timm", path="pkg://amup_timm.conf")
