@@ -22,9 +22,9 @@ from importlib import import_module
 from typing import Any
 
 _API = {"AmupConfig": "config", "ModelReport": "model_report", "Probe": "experiments.probe",
-        "StructureError": "structure", "Transfer": "law", "apply_lr_scale": "width",
+        "StructureError": "structure", "Transfer": "law", "apply_lr_scale": "groups",
         "create_model": "factory", "create_optimizer": "optim", "describe": "model_report",
-        "param_groups": "width", "probe_lr": "experiments.resolve",
+        "param_groups": "groups", "probe_lr": "experiments.resolve",
         "resolve_config": "experiments.resolve", "resolve_lr": "base_lr",
         "resolve_reference": "law", "transfer_lr": "law"}
 __all__ = sorted(_API)

@@ -14,7 +14,7 @@ from timm.optim import create_optimizer_v2
 from torch import nn
 
 from .law import transfer_lr
-from .width import param_groups, unwrap
+from .groups import param_groups, unwrap
 
 
 def create_optimizer(model: nn.Module, opt: str = "sgd", lr: float | None = None,

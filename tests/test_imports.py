@@ -82,6 +82,7 @@ LIBRARY = [
     {"schemes"},  # depth parametrizations
     {"law", "settings"},  # the reference model and the LR rule: no I/O; a job's settings
     {"factory"},  # create_model
+    {"groups"},  # optimizer groups: width x depth multipliers, decay rules
     {"optim", "base_lr"},  # create_optimizer; the law's LR
 ]
 LAB = [

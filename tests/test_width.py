@@ -9,7 +9,7 @@ from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
 
 import amup_timm
-from amup_timm.width import apply_lr_scale
+from amup_timm.groups import apply_lr_scale
 
 
 def _cnn(width, base=16, scheme="am_mup", **amup):

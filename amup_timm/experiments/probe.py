@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from ..width import decoupled_decay, is_adam_like, param_groups
+from ..groups import param_groups
+from ..width import decoupled_decay, is_adam_like
 
 _WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd)
 _NESTEROV = ("sgd", "nesterov")  # timm's names for Nesterov SGD
