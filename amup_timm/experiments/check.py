@@ -401,8 +401,12 @@ def main(argv: list[str] | None = None, quiet: bool = False) -> Verdict | None:
     if args.named_arm:
         b = board(collect(sweep), axis, select)
         if not b.arm:
-            raise SystemExit(f"{args.sweep}: no arm is named ({b.call}); run the leaderboard "
-                             "(+sweeps=leaderboard_long) until its transfers finish")
+            raise SystemExit(
+                f"{args.sweep}: no arm is named ({b.call}). The verdict names an arm only where "
+                "its rule picks one: let the leaderboard's transfers finish with at least 3 "
+                "seeds at the deepest depth (hydra.callbacks.multirun_end.extra_seeds), or give "
+                "the other check the arm yourself: hydra.callbacks.multirun_end.named_arm="
+                "{name:NAME,scheme:SCHEME,overrides:[...]}")
         print(hydra_value(b.arm))
         return None
     if not (is_done(sweep) or args.sweep.endswith(PACKED)):
