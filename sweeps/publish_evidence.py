@@ -28,7 +28,7 @@ from pathlib import Path
 from amup_timm.experiments.check import main as check_main
 from amup_timm.experiments.decide import MARGIN, measured_default, seed_mean
 from amup_timm.experiments.eta import eta_star, once
-from amup_timm.experiments.leaderboard import board
+from amup_timm.experiments.leaderboard import board, deepest_arms
 from amup_timm.experiments.records import (DONE, PACKED, Record, collect, is_done, pack,
                                            unpacked)
 from amup_timm.experiments.reference_runs import sweep_select
@@ -200,23 +200,12 @@ def board_glance_row(model: str, optim: str, result: dict, runs: Path = DATA / "
             f"{versus} | {lost} | {slope} |")
 
 
-def deepest_arms(records: list[Record]) -> dict[str, list[Record]]:
-    """A leaderboard's transferred runs at its deepest depth, by arm (every seed)."""
-    moved = [r for r in records if r.stage == "transfer" and r.depth is not None and r.lr]
-    deepest = max(r.depth for r in moved)
-    out: dict[str, list[Record]] = {}
-    for r in moved:
-        if r.depth == deepest:
-            out.setdefault(r.arm, []).append(r)
-    return out
-
-
 def benchmark(data: Path = DATA) -> dict:
     """What the finished leaderboards measured, for README's box and amup-train's log line:
     the -1.5 law's test-accuracy points under each board's best arm (picked on validation) at
     the deepest depth, and the measured default (decide.measured_default), with the command
     that remakes it."""
-    boards = {m: deepest_arms(records_of(data / "runs" / m / f"leaderboard_{o}{PACKED}"))
+    boards = {m: deepest_arms(records_of(data / "runs" / m / f"leaderboard_{o}{PACKED}"))[1]
               for m, c, o, _ in published(data) if c == "leaderboard"}
     lost = {}
     for m, arms in boards.items():

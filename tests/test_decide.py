@@ -14,6 +14,7 @@ import pytest
 
 from amup_timm.experiments.decide import ALPHA, MARGIN, compare, decide, losses, paired
 from amup_timm.experiments.leaderboard import board
+from amup_timm.experiments.leaderboard import deepest_arms as board_arms
 from amup_timm.experiments.records import Record, collect
 
 from helpers import record
@@ -25,14 +26,10 @@ DRAWS = 2000
 
 
 def deepest_arms(model: str, optim: str) -> dict[str, list[Record]]:
+    """A published leaderboard's finished transferred runs at its deepest depth, by arm."""
     recs = [r for r in collect(RUNS / model / f"leaderboard_{optim}.tar.gz")
-            if r.stage == "transfer" and r.status == "finished"]
-    deepest = max(r.depth for r in recs)
-    arms: dict[str, list[Record]] = {}
-    for r in recs:
-        if r.depth == deepest:
-            arms.setdefault(r.arm, []).append(r)
-    return arms
+            if r.status == "finished"]
+    return board_arms(recs)[1]
 
 
 @pytest.fixture(scope="module")

@@ -125,16 +125,28 @@ def board(records: list[Record], axis: str = "depth", select: Select = DEFAULT_S
     return out
 
 
+def deepest_arms(records: list[Record], axis: str = "depth") -> tuple[Any, dict[str, list[Record]]]:
+    """The deepest size that arms transferred to, and each arm's transferred runs there (every
+    seed, extra seeds included)."""
+    moved = [r for r in records if r.stage == "transfer" and r.lr
+             and axis_value(r, axis) is not None]
+    if not moved:
+        return None, {}
+    deepest = max(axis_value(r, axis) for r in moved)
+    arms: dict[str, list[Record]] = defaultdict(list)
+    for r in sorted(moved, key=lambda r: r.arm):
+        if axis_value(r, axis) == deepest:
+            arms[r.arm].append(r)
+    return deepest, dict(arms)
+
+
 def _name(out: Board, records: list[Record]) -> None:
     """The rule of decide.py at the deepest depth: the set tied with the best arm, each arm
     against timm's one LR and the optimum; the picked arm's overrides."""
     if not out.rows:
         out.call = "no transferred runs yet"
         return
-    deepest = max(r.value for r in out.rows)
-    arms = {arm: [r for r in records if r.stage == "transfer" and r.arm == arm
-                  and axis_value(r, out.axis) == deepest and r.lr]
-            for arm in sorted({r.arm for r in out.rows if r.value == deepest})}
+    deepest, arms = deepest_arms(records, out.axis)
     cell = out.best.get(deepest)
     optimum = (f"{cell.scheme} at {cell.lr:.3g}", cell.runs) if cell else None
     d = out.decision = decide(deepest, arms, optimum)
