@@ -15,6 +15,7 @@ from amup_timm.registry import build_meta
 ARGS = ["-m", "+sweeps=[check/combined,recipe/digits]", "model=resnet18_narrow", "data.img_size=8",
         "data.batch_size=32", "trainer.max_steps=6", "check.lr_offset=-0.5,0,0.5",
         "trainer.seed=0,1", "scale.depth=1,2", "+hydra.callbacks.multirun_end.refine_points=1",
+        "+hydra.callbacks.multirun_end.extra_seeds={seeds:[2],values:[2]}",
         "hydra/launcher=basic"]  # jobs in one process (joblib's: tests/test_train.py)
 
 
@@ -43,7 +44,7 @@ def test_check_refines_transfers_and_judges(check):
         (t,) = g["regret"]
         law = -1.5 if g["scheme"] == "am_mup" else 0.0
         assert t["value"] == 8 and t["lr"] == pytest.approx(eta4 * (L[2] / L[1]) ** law)
-        assert t["seeds"] == 2 and t["regret"] == pytest.approx(
+        assert t["seeds"] == 3 and t["regret"] == pytest.approx(
             t["val_loss"] - t["star_val_loss"])
         lo, hi = t["regret_range"]  # the mean of the seeds' own regrets lies within them
         assert lo - 1e-9 <= t["regret"] <= hi + 1e-9
@@ -65,6 +66,28 @@ def test_check_refines_transfers_and_judges(check):
         assert (sweep / "verdict" / name).read_bytes()[:4] == b"\x89PNG"
     assert "Reproduce: `amup-train -m +sweeps=[check/combined,recipe/digits]" in (
         sweep / "verdict" / "verdict.md").read_text()
+
+
+@pytest.mark.slow
+def test_extra_seeds_run_at_the_deeper_size_and_select_nothing(check):
+    """extra_seeds={seeds:[2],values:[2]}: every arm's transfer and each scheme's eta* cell at
+    x2 gain seed 2 (the cell at the eta* its grid's seeds 0-1 picked), and no eta* moves: the
+    verdict without them is the verdict."""
+    from amup_timm.experiments.verdict import verdict
+
+    sweep, _ = check
+    recs = collect(sweep)
+    select = json.loads((sweep / "verdict" / "verdict.json").read_text())["select"]
+    result = verdict(recs, "depth", select)
+    alone = verdict([r for r in recs if r.stage != "seeds"], "depth", select)
+    for g, h in zip(result.groups, alone.groups):
+        assert [r.eta_star for r in g.rows] == [r.eta_star for r in h.rows]
+        star = next(r.eta_star for r in g.rows if r.value == 8)
+        extra = [r for r in recs if r.stage == "seeds" and r.scheme == g.scheme]
+        assert [(r.depth, r.seed) for r in extra] == [(8, 2)]
+        assert extra[0].lr == pytest.approx(star) and extra[0].status == "finished"
+        moved = {r.seed for r in recs if r.stage == "transfer" and r.scheme == g.scheme}
+        assert moved == {0, 1, 2}
 
 
 @pytest.mark.slow

@@ -247,6 +247,7 @@ def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str,
     grid = once([r for r in records if r.stage not in ("transfer", "seeds")], key)
     moved = once([r for r in records if r.stage == "transfer"
                   and r.arm == r.scheme], key)  # the scheme's own arm
+    extra = once([r for r in records if r.stage == "seeds"], key)  # more seeds at an eta*
     by_value: dict[Any, list[Record]] = defaultdict(list)
     for r in grid:
         by_value[axis_value(r, axis)].append(r)
@@ -270,7 +271,8 @@ def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str,
                      for k, v in (("select", select), ("train", "final"))}}
                  for lr, rs in sorted(by_lr.items())]
         best = next((c for c in curve if c["lr"] == eta), None)  # the grid's best: eta*
-        star_runs[value] = by_lr.get(eta, [])
+        star_runs[value] = by_lr.get(eta, []) + [
+            r for r in extra if axis_value(r, axis) == value and r.lr == eta]
         depths = next((r.depths for r in recs if r.depths), {})
         rows.append(SizeRow(
             value=value, model=recs[0].model, kwargs=recs[0].kwargs,
@@ -310,9 +312,16 @@ def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str,
         runs = [r for r in moved if axis_value(r, axis) == row.value]
         if not runs:
             continue
-        got = held_out(runs)
         lr = _mean([r.lr for r in runs if r.lr])
-        best = row.star_val_loss
+        common = {r.seed for r in ran(runs)} & {r.seed for r in ran(star_runs[row.value])}
+        if common:  # both sides over the same seeds (extra ones included where both ran)
+            runs = [r for r in runs if r.seed in common]
+            at_star = held_out([r for r in star_runs[row.value] if r.seed in common])
+            row_star = (at_star["val_loss"], at_star["val_acc"])
+        else:
+            row_star = (row.star_val_loss, row.star_val_acc)
+        got = held_out(runs)
+        best = row_star[0]
         loss_regret = (got["val_loss"] - best if best is not None and got["val_loss"] is not None
                        else None)
         target_cost = row.compute_s
@@ -323,11 +332,11 @@ def verdict_group(optimizer: str, scheme: str, records: list[Record], axis: str,
             off_log10=(abs(math.log10(lr) - math.log10(row.eta_star))
                        if lr and row.eta_star else None),
             **got, star_val_loss=best,
-            star_val_acc=row.star_val_acc, regret=loss_regret,
+            star_val_acc=row_star[1], regret=loss_regret,
             regret_rel=(loss_regret / best if loss_regret is not None and best else None),
             regret_range=seed_range(runs, star_runs[row.value]),
-            acc_regret=(row.star_val_acc - got["val_acc"]
-                        if got["val_acc"] is not None and row.star_val_acc is not None
+            acc_regret=(row_star[1] - got["val_acc"]
+                        if got["val_acc"] is not None and row_star[1] is not None
                         else None),
             compute_saved=target_cost / transfer_cost if transfer_cost else None,
             test=test_regret(runs, star_runs[row.value])))
