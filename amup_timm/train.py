@@ -35,7 +35,7 @@ from timm.scheduler import create_scheduler_v2
 from torch import nn
 from tqdm import tqdm
 
-from . import knobs
+from . import knobs, slurm
 from .base_lr import lr_message, resolve_lr
 from .config import register_configs
 from .data import DataSource, build_data, num_steps
@@ -71,15 +71,16 @@ def setup_device(cfg: DictConfig) -> tuple[int, int, torch.device]:
 
 
 def setup_threads(cfg: DictConfig, multirun: bool) -> int:
-    """``trainer.threads``, by default the cores divided by the training processes on this
-    machine (torchrun's local world size times the joblib launcher's n_jobs)."""
+    """``trainer.threads``, by default the cores (SLURM's ``--cpus-per-task`` where set) divided
+    by the training processes on them (torchrun's local world size times the joblib
+    launcher's n_jobs)."""
     threads = cfg.trainer.get("threads")
     if threads is None:
         procs = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
         launcher = HydraConfig.get().launcher if multirun else {}
         procs *= int(launcher.get("n_jobs") or 1) if "joblib" in str(
             launcher.get("_target_", "")) else 1
-        threads = max(1, len(os.sched_getaffinity(0)) // procs)
+        threads = max(1, slurm.cpus() // procs)
     torch.set_num_threads(int(threads))
     return int(threads)
 
@@ -190,6 +191,7 @@ class Run:
     total: int
     overrides: list[str]
     net: nn.Module | None = None  # what the loop calls: the model, in DDP or compiled
+    requeue: slurm.RequeueSignal | None = None  # SLURM's signal before a time limit
     wandb: Any = None
     step: int = 0
     losses: list[float] = field(default_factory=list)
@@ -325,8 +327,11 @@ def loop(run: Run) -> tuple[str, dict | None]:
             metrics = evaluate(run.net, data, cfg, ctx.autocast)
             if run.wandb is not None:
                 run.wandb.log({f"val/{k[4:]}": v for k, v in metrics.items()}, step=step)
-        if ckpt_due:
+        stopping = step < run.total and run.requeue is not None and run.requeue.requested()
+        if ckpt_due or stopping:
             run.save()
+        if stopping:  # submitit requeues the job; it resumes from this checkpoint
+            run.requeue.hand_over()
         if timed_from is None:
             timed_from = (step, time.perf_counter())
     bar.close()
@@ -384,7 +389,8 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool) -> dict:
         run.wandb.summary.update({"amup": {**run.amup_record, "lr": run.lr,
                                            "optimizer": cfg.optim.opt}})
     started = time.perf_counter()
-    status, timing = loop(run)
+    with slurm.RequeueSignal(ctx.device) as run.requeue:
+        status, timing = loop(run)
     return finish(run, status, timing=timing, wall_s=time.perf_counter() - started)
 
 

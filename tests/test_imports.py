@@ -73,7 +73,7 @@ def test_no_import_cycle_in_amup_timm():
 # The flow of data, lowest first: a module imports only modules of its own or a lower layer.
 LAYERS = [
     {"conf", "config", "registry", "hooks", "structure", "data", "models",
-     "experiments"},  # pieces that stand alone
+     "experiments", "slurm"},  # pieces that stand alone
     {"knobs", "depth", "width"},  # a family's knobs, depth measures, muP shapes
     {"model_report"},  # what AM-muP sees in a model
     {"schemes"},  # depth parametrizations
