@@ -138,13 +138,14 @@ def request_problems(params: dict[str, Any], part: Partition) -> list[str]:
 
 
 def check_request(params: dict[str, Any]) -> None:
-    """Raise, naming the overrides to change, where the partition cannot run the request."""
+    """Stop the sweep, naming the overrides to change, where the partition cannot run the
+    request."""
     name = params.get("partition") or (params.get("additional_parameters") or {}).get(
         "partition")
     part = read_partition(name)
     problems = request_problems(params, part) if part is not None else []
     if problems:
-        raise ValueError("SLURM could never run these jobs:\n  " + "\n  ".join(problems))
+        raise SystemExit("SLURM could never run these jobs:\n  " + "\n  ".join(problems))
 
 
 @dataclass
