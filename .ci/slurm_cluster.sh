@@ -85,6 +85,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 EnforcePartLimits=ALL
 SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=5,bf_interval=5
 ReturnToService=2
 KillWait=10
 MpiDefault=none
