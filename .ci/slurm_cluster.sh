@@ -63,6 +63,9 @@ write_config() {
   mem=$(free -m | awk '/^Mem:/ {print int($2 * 0.9)}')  # RealMemory must not exceed free -m
   mkdir -p "$DIR"/{etc,run,log,state,spool,munge,mysql}
   chmod 700 "$DIR/munge"
+  # Short waits for tests: a requeued job starts again after cred_expire (default 120 s), a
+  # pending job at the next scheduler pass (default 60 s), and scancel's SIGTERM (which
+  # submitit ignores) turns into SIGKILL after KillWait (default 30 s).
   cat >"$CONF" <<EOF
 ClusterName=$CLUSTER
 SlurmctldHost=$host(127.0.0.1)
@@ -87,7 +90,7 @@ EnforcePartLimits=ALL
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=5,bf_interval=5
 ReturnToService=2
-KillWait=10
+KillWait=2
 MpiDefault=none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/slurmdbd

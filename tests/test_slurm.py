@@ -156,7 +156,7 @@ def test_slurm_ddp_trains_one_run_as_torchrun_does(tmp_path):
 def test_a_cancelled_job_is_recorded_failed_and_a_rerun_reruns_only_it(tmp_path):
     """scancel mid-run: the job is recorded as failed, the sweep still fits its grid at the
     end; the same sweep started again reruns that job and skips the finished one."""
-    args = [*TINY, "optim.lr=0.01,0.02", "trainer.max_steps=600", "logger=none", *CPU,
+    args = [*TINY, "optim.lr=0.01,0.02", "trainer.max_steps=1000", "logger=none", *CPU,
             f"hydra.sweep.dir={tmp_path}"]
     with open(tmp_path.parent / "first.log", "w") as log:
         first = subprocess.Popen([sys.executable, TRAIN, "-m", *args], cwd=ROOT, env=env(),
