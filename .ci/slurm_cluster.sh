@@ -24,9 +24,9 @@ export SLURM_CONF=$CONF
 say() { echo "slurm_cluster: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-alive() {  # alive NAME: its pid file names a running process
+alive() {  # alive NAME: its pid file names a running NAME (not a PID reused since)
   local pidfile=$DIR/run/$1.pid
-  [[ -s $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+  [[ -s $pidfile && $(ps -p "$(cat "$pidfile")" -o comm= 2>/dev/null) == "$1" ]]
 }
 
 wait_for() {  # wait_for SECONDS WHAT COMMAND...: until COMMAND succeeds
@@ -120,9 +120,7 @@ EOF
 }
 
 start_munge() {
-  alive munged && return 0
-  [[ -s $DIR/munge/munge.key ]] || mungekey --create --keyfile="$DIR/munge/munge.key" >&2
-  chmod 600 "$DIR/munge/munge.key"
+  mungekey --create --keyfile="$DIR/munge/munge.key" >&2
   munged --force --socket="$DIR/munge/munge.socket" --key-file="$DIR/munge/munge.key" \
     --pid-file="$DIR/run/munged.pid" --log-file="$DIR/log/munged.log" \
     --seed-file="$DIR/munge/munged.seed"
@@ -132,33 +130,27 @@ start_munge() {
 mysql() { mariadb --user=root --socket="$DIR/mysql/mysqld.sock" "$@"; }
 
 start_mariadb() {
-  if ! alive mariadbd; then
-    if [[ ! -d $DIR/mysql/data/mysql ]]; then
-      mariadb-install-db --user=root --datadir="$DIR/mysql/data" --skip-test-db \
-        --auth-root-authentication-method=socket >"$DIR/log/mariadb-install.log" 2>&1
-    fi
-    need_port $((PORT + 3))
-    setsid mariadbd --user=root --datadir="$DIR/mysql/data" --socket="$DIR/mysql/mysqld.sock" \
-      --port=$((PORT + 3)) --bind-address=127.0.0.1 --pid-file="$DIR/run/mariadbd.pid" \
-      --log-error="$DIR/log/mariadbd.log" --skip-log-bin </dev/null >/dev/null 2>&1 &
-    wait_for 60 mariadbd mysql -e "SELECT 1"
-  fi
-  mysql -e "CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurm';
-            CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'slurm';
-            GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';
-            GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';"
+  mariadb-install-db --user=root --datadir="$DIR/mysql/data" --skip-test-db \
+    --auth-root-authentication-method=socket >"$DIR/log/mariadb-install.log" 2>&1
+  need_port $((PORT + 3))
+  setsid mariadbd --user=root --datadir="$DIR/mysql/data" --socket="$DIR/mysql/mysqld.sock" \
+    --port=$((PORT + 3)) --bind-address=127.0.0.1 --pid-file="$DIR/run/mariadbd.pid" \
+    --log-error="$DIR/log/mariadbd.log" --skip-log-bin </dev/null >/dev/null 2>&1 &
+  wait_for 60 mariadbd mysql -e "SELECT 1"
+  mysql -e "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurm';
+            GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';"
 }
 
 start_slurm() {
-  if ! alive slurmdbd; then
-    need_port $((PORT + 2))
-    slurmdbd
-    wait_for 60 slurmdbd sacctmgr -n list cluster
-  fi
-  sacctmgr -i -Q add cluster "$CLUSTER" >/dev/null 2>&1 || true  # already there: fine
-  alive slurmctld || { need_port "$PORT"; slurmctld; }
+  need_port $((PORT + 2))
+  slurmdbd
+  wait_for 60 slurmdbd sacctmgr -n list cluster
+  sacctmgr -i -Q add cluster "$CLUSTER" >/dev/null
+  need_port "$PORT"
+  slurmctld
   wait_for 60 slurmctld scontrol ping
-  alive slurmd || { need_port $((PORT + 1)); slurmd -N "$(hostname -s)"; }
+  need_port $((PORT + 1))
+  slurmd -N "$(hostname -s)"
   local deadline=$((SECONDS + 90))
   until [[ $(sinfo -h -N -p "$PARTITION" -o %T 2>/dev/null) == idle ]]; do
     ((SECONDS < deadline)) || die "the node is not idle: $(sinfo -N -l 2>&1); logs: $DIR/log"
@@ -166,8 +158,15 @@ start_slurm() {
   done
 }
 
-start() {
+start() {  # a fresh cluster (its jobs, accounts and logs anew), unless this one is up
   install_packages
+  if alive slurmctld && timeout 10 sinfo >/dev/null 2>&1; then
+    say "already up"
+    echo "export SLURM_CONF=$CONF"
+    return
+  fi
+  stop 2>/dev/null  # what an earlier start left
+  rm -rf "${DIR:?}"/{etc,run,log,state,spool,munge,mysql}
   trap 'say "start failed: stopping what it started"; stop' EXIT
   write_config
   start_munge
@@ -179,15 +178,14 @@ start() {
 }
 
 stop_pid() {  # stop_pid NAME: SIGTERM, up to 30 s, then SIGKILL
-  local pidfile=$DIR/run/$1.pid pid
-  [[ -s $pidfile ]] || return 0
-  pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$1"; then
+    local pid
+    pid=$(cat "$DIR/run/$1.pid")
     kill "$pid"
     for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
   fi
-  rm -f "$pidfile"
+  rm -f "$DIR/run/$1.pid"
 }
 
 stop() {
