@@ -6,8 +6,8 @@ Every SLURM command here and every sweep has a timeout, so a bad request fails, 
 import json
 import os
 import re
-import subprocess
 import socket
+import subprocess
 import sys
 import threading
 import time
