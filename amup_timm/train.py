@@ -38,7 +38,7 @@ from timm.scheduler import create_scheduler_v2
 from torch import nn
 from tqdm import tqdm
 
-from . import knobs
+from . import knobs, slurm
 from .base_lr import lr_message, resolve_lr
 from .app import register_configs
 from .data import DataSource, build_data, num_steps
@@ -78,12 +78,13 @@ def setup_device(cfg: DictConfig) -> tuple[int, int, torch.device]:
 
 
 def setup_threads(cfg: DictConfig, parallel_jobs: int = 1) -> int:
-    """``trainer.threads``, by default the cores divided by the training processes on this
-    machine (torchrun's local world size times a parallel launcher's jobs)."""
+    """``trainer.threads``, by default the cores (SLURM's ``--cpus-per-task`` where set) divided
+    by the training processes on them (torchrun's local world size times a parallel
+    launcher's jobs)."""
     threads = cfg.trainer.get("threads")
     if threads is None:
         procs = int(os.environ.get("LOCAL_WORLD_SIZE", 1)) * parallel_jobs
-        threads = max(1, len(os.sched_getaffinity(0)) // procs)
+        threads = max(1, slurm.cpus() // procs)
     torch.set_num_threads(int(threads))
     return int(threads)
 
@@ -193,6 +194,7 @@ class Run:
     total: int
     overrides: list[str]
     net: nn.Module | None = None  # what the loop calls: the model, in DDP or compiled
+    requeue: slurm.RequeueSignal | None = None  # SLURM's signal before a time limit
     wandb: Any = None
     step: int = 0
     losses: list[float] = field(default_factory=list)
@@ -343,8 +345,11 @@ def loop(run: Run) -> tuple[str, dict | None]:
             metrics = evaluate(run.net, data, cfg, ctx.autocast)
             if run.wandb is not None:
                 run.wandb.log({f"val/{k[4:]}": v for k, v in metrics.items()}, step=step)
-        if ckpt_due:
+        stopping = step < run.total and run.requeue is not None and run.requeue.requested()
+        if ckpt_due or stopping:
             run.save()
+        if stopping:  # submitit requeues the job; it resumes from this checkpoint
+            run.requeue.hand_over()
         if timed_from is None:
             timed_from = (step, time.perf_counter())
     bar.close()
@@ -407,7 +412,8 @@ def train(cfg: DictConfig, job: Job | None = None) -> dict:
             run.wandb.summary.update({"lr": run.lr, "optimizer": cfg.optim.opt,
                                       "amup": run.amup_record})
         started = time.perf_counter()
-        status, timing = loop(run)
+        with slurm.RequeueSignal(ctx.device) as run.requeue:
+            status, timing = loop(run)
         return finish(run, status, timing=timing, wall_s=time.perf_counter() - started)
     finally:
         if lock is not None:
