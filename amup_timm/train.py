@@ -230,6 +230,7 @@ def build(cfg: DictConfig, ctx: Context) -> Run:
                          in_chans=data.in_chans, **model_kwargs(cfg))
     model.amup.ref_source = amup.source
     lr, amup_record = resolve_lr(model, cfg.optim)
+    amup_record["exponent_from"] = amup.exponent_from
     if amup.config.lr_rule == "probe":
         lr = probe_lr(model, cfg.optim, data, amup_record)
     if ctx.main:

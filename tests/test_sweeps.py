@@ -96,6 +96,8 @@ def test_ref_run_of_a_resnet_check_by_its_depth_label():
     amup = {"ref_run": str(check), "ref_depth": 4}
     with pytest.raises(ValueError, match=r"resolve them first.*amup_timm.resolve_config"):
         amup_timm.create_model("resnet18", amup)  # the library reads no records
+    with pytest.raises(ValueError, match=r"amup.exponent_from=.*resolve them first"):
+        amup_timm.create_model("resnet18", {"exponent_from": str(check)})
     res = amup_timm.resolve_config(amup, optimizer="momentum")
     assert res.source.startswith("ref_run:") and res.config.ref_run is None
     model = amup_timm.create_model(

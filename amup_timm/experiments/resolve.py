@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch.distributed as dist
@@ -26,10 +26,12 @@ from .reference_runs import apply_exponent_from, apply_ref_run
 
 @dataclass
 class Resolution:
-    """An ``amup`` config in numbers, and where its reference LR came from."""
+    """An ``amup`` config in numbers, where its reference LR came from and where its exponent
+    was read."""
 
     config: AmupConfig
     source: str | None  # "ref_run:<path>", "amup.ref_lr" or None (no reference LR)
+    exponent_from: str | None = None  # the fit or check the exponent was read from
 
 
 def resolve_config(amup: AmupConfig | dict | Any, optimizer: str | None = None,
@@ -37,9 +39,9 @@ def resolve_config(amup: AmupConfig | dict | Any, optimizer: str | None = None,
     """``amup`` with ``exponent_from`` and ``ref_run`` read (the reference's runs of
     ``optimizer`` only, where given; a reference of another family than the ``target`` model
     is logged) into the numbers ``create_model`` takes."""
-    cfg, source = apply_ref_run(apply_exponent_from(to_config(amup)), optimizer=optimizer,
-                                target=target)
-    return Resolution(cfg, source)
+    given = to_config(amup)
+    cfg, source = apply_ref_run(apply_exponent_from(given), optimizer=optimizer, target=target)
+    return Resolution(replace(cfg, exponent_from=None), source, given.exponent_from)
 
 
 def probe_lr(model: nn.Module, optim: Any, data: Any, record: dict) -> float:
