@@ -118,7 +118,9 @@ def test_ref_run_errors(tmp_path):
         d.mkdir()
         (d / "results.json").write_text(json.dumps({
             "status": status, "lr": 0.1 * (i + 1), "model": "plain_cnn", "optimizer": "momentum",
-            "model_kwargs": {"depth": depth}, "final": {"train_loss": 1.0}}))
+            "model_kwargs": {"depth": depth}, "overrides": [], "config": {},
+            "final": {"train_loss": 1.0, "mean_train_loss": 1.0, "val_loss": 1.0,
+                      "val_acc": 0.9}}))
     with pytest.raises(ValueError, match="several depths"):
         read_reference(str(tmp_path), AmupConfig())
     with pytest.raises(ValueError, match=r"no am_mup run at amup.ref_depth=3; depths it holds: \[2, 4\]"):
@@ -149,9 +151,11 @@ def _synthetic_records(tmp_path, slope=-1.5, seeds=2, diverge=None):
                 status = "diverged" if diverge == (depth, k, seed) else "finished"
                 rows.append({"status": status, "lr": lr, "model": "plain_cnn",
                              "model_kwargs": {"depth": depth}, "optimizer": "momentum",
+                             "overrides": [], "config": {},
                              "amup": {"scheme": "am_mup", "depths": {
                                  "minimal_path": L, "longest_path": L, "blocks": depth}},
-                             "final": {"train_loss": loss, "mean_train_loss": 2 * loss}})
+                             "final": {"train_loss": loss, "mean_train_loss": 2 * loss,
+                                       "val_loss": loss, "val_acc": 0.9}})
     for i, r in enumerate(rows):
         d = tmp_path / str(i)
         d.mkdir()
