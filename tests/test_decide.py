@@ -162,3 +162,15 @@ def test_the_measured_default_is_derived_on_seeds_0_1_and_confirmed_on_2_3():
     boards["a"]["best"] = runs("best", [0.40, 0.40, 0.30, 0.30])
     d = measured_default(boards)
     assert d.arm is None and "withdrawn" in d.call
+
+
+def test_on_resnet18s_four_seeds_the_law_is_worse_and_the_rules_that_keep_the_lr_tie():
+    """The published resnet18_narrow board, 4 seeds an arm at the deepest depth: the -1.5 law
+    (am_mup) is called worse than the best arm and than the deep optimum; timm's one LR is
+    tied with the best (0.0035 apart, far inside the interval)."""
+    b = board(collect(RUNS / "resnet18_narrow" / "leaderboard_sgd.tar.gz"), "depth", "val")
+    d = b.decision
+    assert d.pairs == 4 and d.best != "am_mup"
+    assert d.vs_best["am_mup"].call == "worse" and d.vs_best["am_mup"].lo > 0
+    assert d.vs_optimum["am_mup"].call == "worse"
+    assert "standard" in d.tied and d.pick == d.best
