@@ -22,12 +22,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .eta import loss_of
 from .records import Record
 
 MARGIN = 0.01  # validation loss; on Fashion-MNIST's boards about 0.3 accuracy points
 ALPHA = 0.05  # familywise, over the comparisons of one family at one depth
 MIN_PAIRS = 3  # paired seeds an interval needs (2 give df 1: t = 12.7, no usable interval)
-CALLS = ("better", "tied", "worse", "no interval")
 
 
 @dataclass
@@ -48,13 +48,7 @@ class Diff:
 
 def losses(runs: list[Record], split: str = "val") -> dict[Any, float]:
     """{seed: loss} on ``split`` (+inf for a diverged run), finished and diverged runs only."""
-    out = {}
-    for r in runs:
-        if r.status not in ("finished", "diverged"):
-            continue
-        x = getattr(r, f"{split}_loss")
-        out[r.seed] = math.inf if r.status == "diverged" or x is None else float(x)
-    return out
+    return {r.seed: loss_of(r, split) for r in runs if r.status in ("finished", "diverged")}
 
 
 def accs(runs: list[Record]) -> dict[Any, float | None]:
