@@ -157,7 +157,10 @@ def test_slurm_ddp_trains_one_run_as_torchrun_does(tmp_path):
 def test_a_cancelled_job_is_recorded_failed_and_a_rerun_reruns_only_it(tmp_path):
     """scancel mid-run: the job is recorded as failed, the sweep still fits its grid at the
     end; the same sweep started again reruns that job and skips the finished one."""
-    args = [*TINY, "optim.lr=0.01,0.02", "trainer.max_steps=1000", "logger=none", *CPU,
+    probe = train_here(*TINY, "trainer.max_steps=100", "trainer.threads=1", "logger=none",
+                       run_dir=tmp_path.parent / "probe")
+    steps = int(20 / probe["timing"]["step_s"]) // 10 * 10  # about 20 s a run: scancel lands
+    args = [*TINY, "optim.lr=0.01,0.02", f"trainer.max_steps={steps}", "logger=none", *CPU,
             f"hydra.sweep.dir={tmp_path}"]
     with open(tmp_path.parent / "first.log", "w") as log:
         first = subprocess.Popen([sys.executable, TRAIN, "-m", *args], cwd=ROOT, env=env(),
