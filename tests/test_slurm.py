@@ -159,7 +159,7 @@ def test_a_cancelled_job_is_recorded_failed_and_a_rerun_reruns_only_it(tmp_path)
     end; the same sweep started again reruns that job and skips the finished one."""
     probe = train_here(*TINY, "trainer.max_steps=100", "trainer.threads=1", "logger=none",
                        run_dir=tmp_path.parent / "probe")
-    steps = int(20 / probe["timing"]["step_s"]) // 10 * 10  # about 20 s a run: scancel lands
+    steps = int(10 / probe["timing"]["step_s"]) // 10 * 10  # about 10 s a run: scancel lands
     args = [*TINY, "optim.lr=0.01,0.02", f"trainer.max_steps={steps}", "logger=none", *CPU,
             f"hydra.sweep.dir={tmp_path}"]
     with open(tmp_path.parent / "first.log", "w") as log:
