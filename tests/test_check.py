@@ -172,3 +172,14 @@ def test_check_without_a_grid_center_for_its_optimizer_stops_before_any_job():
                                           "~check.grid_centers.sgd_plain",
                                           "check.grid_center=-1"], return_hydra_config=True)
     callback.on_multirun_start(config=cfg)  # set by hand: the table is not asked
+
+
+def test_check_of_a_folder_holding_a_check_names_the_check_inside(tmp_path):
+    """`python -m amup_timm.check` on the folder above a check (as after unpacking a packed
+    board) stops naming the check's directory, not with a traceback."""
+    from amup_timm.experiments.check import main
+
+    (tmp_path / "leaderboard_sgd").mkdir()
+    (tmp_path / "leaderboard_sgd" / "multirun.yaml").write_text("hydra: {}\n")
+    with pytest.raises(SystemExit, match=r"checks inside it: .*leaderboard_sgd"):
+        main([str(tmp_path)])

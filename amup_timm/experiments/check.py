@@ -427,8 +427,10 @@ def _sweep_config(sweep: Path) -> dict:
                          "packed records (docs/data/evidence/runs/<model>/<check>.tar.gz)")
     path = sweep / "multirun.yaml"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: give the directory of a "
-                                "`amup-train -m +sweeps=transfer_check ...` run")
+        inside = sorted(str(p.parent) for p in sweep.glob("*/multirun.yaml"))
+        hint = f" (checks inside it: {', '.join(inside)})" if inside else ""
+        raise SystemExit(f"{path} not found: give the directory of a check's multirun (an "
+                         f"`amup-train -m +sweeps=transfer_check ...` run){hint}")
     from omegaconf import OmegaConf
 
     hydra = OmegaConf.to_container(OmegaConf.load(path).hydra, resolve=False)
