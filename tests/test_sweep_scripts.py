@@ -132,11 +132,14 @@ def test_a_published_combined_check_resumes_with_the_arm_it_ran_with(family):
         list(recorded.hydra.overrides.task)
 
 
-def test_a_new_combined_check_takes_the_arm_its_leaderboard_names(capfd):
+def test_a_new_combined_check_takes_the_arm_its_leaderboard_names(capfd, tmp_path, monkeypatch):
     """Without a combined check of its own, convnext_narrow's asks its leaderboard for the arm
     (4 seeds at the deepest depth: the rule picks one of its tied set) and runs that arm's
-    scheme beside am_mup and timm's init; a leaderboard that names none (the ViT's, 2 seeds)
-    stops the runner instead of running an arm the data do not pick."""
+    scheme beside am_mup and timm's init; the same board without seeds 2-3 names none, and the
+    runner stops instead of running an arm the data do not pick."""
+    import shutil
+    import tarfile
+
     from amup_timm.experiments.leaderboard import board
     from amup_timm.experiments.records import collect
 
@@ -148,8 +151,14 @@ def test_a_new_combined_check_takes_the_arm_its_leaderboard_names(capfd):
     assert f"name:'{picked.named}'" in arm
     (schemes,) = [a.split("=", 1)[1].split(",") for a in cmd if a.startswith("amup.scheme=")]
     assert schemes[:2] == ["am_mup", "standard"] and picked.arm["scheme"] in schemes
+
+    boards = tmp_path / "multirun" / "evidence" / "convnext_narrow"
+    with tarfile.open(packed) as tar:
+        tar.extractall(boards, filter="data")
+    shutil.rmtree(boards / "leaderboard_adamw" / "seeds")
+    monkeypatch.setattr(evidence, "ROOT", tmp_path)
     with pytest.raises(SystemExit) as err:
-        evidence.named_arm("vit_narrow")
+        evidence.named_arm("convnext_narrow")
     assert err.value.code != 0
     assert "2 seeds: no interval" in capfd.readouterr().err
 
