@@ -87,9 +87,31 @@ def published(data: Path = DATA) -> list[tuple[str, str, str, dict]]:
 
 
 def slope_cell(t: dict) -> str:
-    """A trend's slope (verdict.json's, or {} for none) with the verdict's 95% interval."""
-    lo, hi = interval(Trend(**t)) if t else (None, None)
-    return f"{fmt(t.get('slope'), '+.2f')} ({fmt(lo, '+.2f')}, {fmt(hi, '+.2f')})"
+    """A trend's slope (verdict.json's, or {} for none) with its intervals, each named by how it
+    was made: the seed resamples joined with the grid resolution (what the verdict judges by)
+    and the least-squares t-interval beside it; a fit through two sizes says it has none, and
+    one from grids of unequal resolution says so."""
+    if t.get("slope") is None:
+        return "-"
+    note = t.get("note", "")
+    if "no interval" in note:
+        return f"{fmt(t['slope'], '+.2f')} ({note.split(';')[0]})"
+    boot = re.search(r"\((\d+) (resamples|draws)\)", t.get("bootstrap_method", ""))
+    made = [(f"all {boot[1]} seed resamples" if boot[2] == "resamples" else
+             f"{boot[1]} seed resamples drawn")
+            if boot and t.get("bootstrap95") and t["bootstrap95"][0] is not None else "",
+            "grid" if t.get("resolution") and t["resolution"][0] is not None else ""]
+    parts = []
+    if any(made):
+        lo, hi = interval(Trend(**t))
+        parts.append(f"{' + '.join(m for m in made if m)}: {fmt(lo, '+.2f')} to {fmt(hi, '+.2f')}")
+    if t.get("ci95") and t["ci95"][0] is not None:
+        lo, hi = t["ci95"]
+        parts.append(f"t, df {t['n'] - 2}: " + ("none, the eta* lie on a line" if hi - lo < 1e-9
+                                                 else f"{fmt(lo, '+.2f')} to {fmt(hi, '+.2f')}"))
+    if "unequal resolution" in note:
+        parts.append("grids of unequal resolution")
+    return f"{fmt(t['slope'], '+.2f')}" + (f" ({'; '.join(parts)})" if parts else "")
 
 
 def seed_span(regret: dict) -> str:
@@ -205,23 +227,29 @@ def benchmark(data: Path = DATA) -> dict:
     the -1.5 law's test-accuracy points under each board's best arm (picked on validation) at
     the deepest depth, and the measured default (decide.measured_default), with the command
     that remakes it."""
-    boards = {m: deepest_arms(records_of(data / "runs" / m / f"leaderboard_{o}{PACKED}"))[1]
+    packed = {m: data / "runs" / m / f"leaderboard_{o}{PACKED}"
               for m, c, o, _ in published(data) if c == "leaderboard"}
-    lost = {}
+    boards = {m: deepest_arms(records_of(p))[1] for m, p in packed.items()}
+    lost, worse = {}, []
     for m, arms in boards.items():
         best = min(arms, key=lambda a: seed_mean(arms[a]))
         acc = {a: statistics.mean(r.test_acc for r in runs) for a, runs in arms.items()
                if all(r.test_acc is not None for r in runs)}
         if "am_mup" in acc:
             lost[m] = 100 * (acc[best] - acc["am_mup"])
+            law_vs_best = board(records_of(packed[m]), "depth", "val").decision.vs_best
+            if law_vs_best.get("am_mup") and law_vs_best["am_mup"].call == "worse":
+                worse.append(m)
     d = measured_default(boards)
     law = (f"the -1.5 law's LR gave {min(lost.values()):.1f}-{max(lost.values()):.1f} "
-           f"test-accuracy points under the best rule at the deepest depth on "
-           f"{len(lost)} of {len(boards)} families" if lost else "")
+           f"test-accuracy points under the arm lowest on validation at the deepest depth on "
+           f"{len(lost)} of {len(boards)} families (worse than it by a paired interval on "
+           f"{len(worse)}; the others have too few seeds for one)" if lost else "")
     override = f"amup.scheme={d.arm}" if d.arm else None
     default = (f"the measured default {override} (docs/evidence.md)" if override else
                "no measured default (" + d.call.removeprefix("none: ") + ")")
-    return {"families": sorted(boards), "law_points_lost": lost, "default": override,
+    return {"families": sorted(boards), "law_points_lost": lost, "law_worse": sorted(worse),
+            "default": override,
             "default_call": d.call, "command": "python sweeps/publish_evidence.py --rederive",
             "sentence": (f"Benchmark (Fashion-MNIST, {len(boards)} timm families tuned at the "
                          f"shallowest depth and trained 4-5x deeper, long horizon): {law}; "
@@ -261,8 +289,9 @@ def readme_box(data: Path = DATA) -> list[str]:
         "[docs/width.md](docs/width.md))",
         f"> - **The -1.5 law at the long horizon** (Fashion-MNIST, {len(note['families'])} timm "
         "families tuned at the shallowest depth and trained 4-5x deeper at the recipes users "
-        "run): its LR gave fewer test-accuracy points than the best rule (picked on validation) "
-        f"at the deepest depth on every family: {lost} points.",
+        "run): its LR gave fewer test-accuracy points than the arm lowest on validation at the "
+        f"deepest depth on every family: {lost} points; worse by a paired interval on "
+        f"{len(note['law_worse'])} of {len(note['families'])} (the rest: too few seeds).",
         f"> - **Which rule is best there** (validation loss, paired over seeds, a {MARGIN} "
         f"margin): {'; '.join(verdicts)}.",
         f"> - **Measured default**: {default}. So run the leaderboard (`+sweeps="
@@ -298,15 +327,17 @@ def best_run(records: list[Record], bar: float = 0.88, done: bool = True) -> str
     text = (f"Best cell of the x{depth} grid{'' if done else ' so far'} (picked on "
             f"validation): {scheme} at LR {lr:.3g}, {100 * acc:.1f}% test accuracy over "
             f"{len(accs)} seeds: {judged}")
-    if done and acc < bar:  # the bar is the family's: its best run at any depth
-        cells: dict[tuple, list[float]] = {}  # a run per arm, depth, LR and seed, as above
-        for r in once((r for r in records if r.status == "finished" and r.test_acc is not None),
-                      lambda r: (r.arm, r.depth)):
-            cells.setdefault((r.arm, r.depth, r.lr), []).append(r.test_acc)
-        (arm, at, best_lr), top_acc = max(
-            ((cell, statistics.mean(accs)) for cell, accs in cells.items()), key=lambda c: c[1])
-        text += (f"; the family's best run at any depth (its highest seed-mean test "
-                 f"accuracy): {arm} at depth {at}, LR {best_lr:.3g}, {100 * top_acc:.1f}%: "
+    if done and acc < bar:  # the bar is the family's: its best cell at any depth
+        cells: dict[tuple, list[Record]] = {}  # a run per arm, depth, LR and seed, as above
+        for r in once((r for r in records if r.status == "finished" and r.val_loss is not None
+                       and r.test_acc is not None), lambda r: (r.arm, r.depth)):
+            cells.setdefault((r.arm, r.depth, r.lr), []).append(r)
+        (arm, at, best_lr), runs = min(
+            cells.items(), key=lambda c: statistics.mean(r.val_loss for r in c[1]))
+        top_acc = statistics.mean(r.test_acc for r in runs)
+        text += (f"; the family's best cell at any depth (picked on validation): {arm} at "
+                 f"depth {at}, LR {best_lr:.3g}, {100 * top_acc:.1f}% test accuracy over "
+                 f"{len(runs)} seed{'s' * (len(runs) > 1)}: "
                  f"{'clears' if top_acc >= bar else 'misses'} it")
     return text + "."
 
@@ -403,26 +434,26 @@ def coord_table(folder: Path = ROOT / "docs" / "data" / "coord") -> list[str]:
 
 def tables(data: Path = DATA) -> dict[str, list[str]]:
     """Every summary table of the pages, from docs/data alone."""
-    header = ["| model | check | optimizer | scheme | eta* by size | {} (95%: seeds, grid) "
+    header = ["| model | check | optimizer | scheme | eta* by size | {} (intervals: seed resamples + grid; t) "
               "| R^2 | verdict | regret at each larger size (relative; range over seeds) "
               "| acc at eta* / transferred | compute saved | runs (diverged, failed) |",
               "|" + "---|" * 12]
     checks = published(data)
     out = {"glance": ["| family | horizon | optimizer | best held-out acc | AM-muP's eta* "
-                      "exponent (95%): the -1.5 law | points lost at a deeper model, the law's "
+                      "exponent (intervals): the -1.5 law | points lost at a deeper model, the law's "
                       "LR | the same, one LR with timm's init |", "|" + "---|" * 7],
            "depth": [header[0].format("slope"), header[1]],
            "width": [header[0].format("drift per doubling"), header[1]],
            "links": links_table(checks, data / "runs"), "coord": coord_table(),
            "paper": ["| family | scheme | eta* by depth (blocks) | slope in minimal-path L "
-                     "(95%) | on its prediction (am_mup -1.5, standard 0) | regret of the "
+                     "(intervals) | on its prediction (am_mup -1.5, standard 0) | regret of the "
                      "transferred LR in validation loss (seeds) | runs (diverged, failed) |",
                      "|" + "---|" * 7],
            "leaderboard": [], "board_glance": [
                "| family | recipe | blocks (minimal-path L) | seeds at the deepest | arms tied "
                "with the best (validation loss) | each against timm's one LR | the -1.5 law "
                "(am_mup): test accuracy, points under the best arm | AM-muP's eta* slope in L "
-               "(95%: seeds, grid) |", "|" + "---|" * 8],
+               "(intervals) |", "|" + "---|" * 8],
            "cost": cost_table(data / "runs"), "combined_fmnist": [],
            "width_fmnist": [header[0].format("drift per doubling").replace(
                "| regret", "| test-loss regret").replace("| acc at", "| test acc at").replace(

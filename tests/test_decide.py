@@ -167,9 +167,16 @@ def test_the_measured_default_is_derived_on_seeds_0_1_and_confirmed_on_2_3():
     d = measured_default(boards)
     assert d.arm == "best" and d.gaps == {"a": 0.0, "b": 0.0}
     assert d.call.endswith("on the fresh seeds [2, 3] within it on 2 of 2 boards run")
-    boards["b"]["best"] = runs("best", [0.30, 0.30, 0.36, 0.36])  # best falls behind on b
+    boards["b"]["best"] = runs("best", [0.30, 0.30, 0.36, 0.36])  # behind on b, within it
     d = measured_default(boards)
     assert d.arm == "best" and d.confirmed["b"] == pytest.approx(0.36 - 0.355)
+    assert d.call.endswith("within it on 2 of 2 boards run")
+    boards["b"]["best"] = runs("best", [0.30, 0.30, 0.38, 0.38])  # past the margin on b
+    d = measured_default(boards)
+    assert d.arm == "best" and d.confirmed["b"] == pytest.approx(0.38 - 0.355)
+    assert d.call.endswith("on the fresh seeds [2, 3] within it on 1 of 2 boards run")
+    del boards["b"]["best"][2:]  # seeds 2-3 not run on b yet
+    assert measured_default(boards).call.endswith("within it on 1 of 1 boards run (1 not run yet)")
     boards["b"]["other"] = runs("other", [0.40, 0.40, 0.30, 0.30])
     boards["a"]["best"] = runs("best", [0.40, 0.40, 0.30, 0.30])
     d = measured_default(boards)

@@ -57,8 +57,8 @@ def check_summary(result: Verdict) -> list[str]:
         for m, t in g.trends.items():
             if t.slope is not None:
                 lines.append(f"  {m:13s} {'slope' if axis == 'depth' else 'drift'} "
-                             f"{t.slope:+.3f}  t 95% {_interval(t.ci95)}  "
-                             f"{t.bootstrap_method or 'seed bootstrap'} 95% "
+                             f"{t.slope:+.3f}  t 95% (df {t.n - 2}) {_interval(t.ci95)}  "
+                             f"{t.bootstrap_method or 'seed bootstrap'}, central 95% "
                              f"{_interval(t.bootstrap95)}  grid {_interval(t.resolution)}"
                              f"  R^2 {_f(t.r2, '.3f')}" + (f"  ({t.note})" if t.note else ""))
         for t in g.regret:
@@ -114,7 +114,8 @@ def check_markdown(result: Verdict) -> str:
                 f"{r.diverged} | {r.failed} | "
                 f"{', '.join(_f(x, '.4g') for x in r.gaps) or '-'} |")
         lines += ["", f"| measure | {'slope' if axis == 'depth' else 'drift/doubling'} | "
-                  "t 95% | seed bootstrap 95% (method) | grid resolution | R^2 | note |",
+                  "t 95% | seed bootstrap, central 95% of its resamples (method) | grid resolution "
+                  "| R^2 | note |",
                   "|---|---|---|---|---|---|---|"]
         for m, t in g.trends.items():
             lines.append(f"| {m} | {_f(t.slope, '+.3f')} | {_interval(t.ci95)} | "
