@@ -26,7 +26,7 @@ import statistics
 from pathlib import Path
 
 from amup_timm.experiments.check import main as check_main
-from amup_timm.experiments.decide import MARGIN, measured_default, seed_mean
+from amup_timm.experiments.decide import MARGIN, measured_default
 from amup_timm.experiments.eta import eta_star, once
 from amup_timm.experiments.leaderboard import board, deepest_arms
 from amup_timm.experiments.records import (DONE, PACKED, Record, collect, is_done, pack,
@@ -114,6 +114,13 @@ def slope_cell(t: dict) -> str:
     return f"{fmt(t['slope'], '+.2f')}" + (f" ({'; '.join(parts)})" if parts else "")
 
 
+def verdict_word(call: str) -> str:
+    """A verdict's call in a table cell: its word ('holds', 'no trend', ...), or for a fit
+    through two sizes, that it has no interval."""
+    two = re.search(r"\((\d+ \w+: no interval)", call)
+    return two[1] if two else call.split(":")[0]
+
+
 def seed_span(regret: dict) -> str:
     """'; seeds LO to HI': the regret's range over seeds, where the verdict has it."""
     span = regret.get("regret_range")
@@ -150,7 +157,7 @@ def summary_rows(model: str, check: str, optim: str, result: dict, test: bool = 
         rows.append(
             f"| {model} | {check} | {optim} | {g['scheme']} | {etas} "
             f"| {slope_cell(t)} | "
-            f"{fmt(t.get('r2'), '.2f')} | {g['call'].split(':')[0]} | {regret} | {acc} | "
+            f"{fmt(t.get('r2'), '.2f')} | {verdict_word(g['call'])} | {regret} | {acc} | "
             f"{saved} | {runs} ({bad[0]}, {bad[1]}) |")
     return rows
 
@@ -172,7 +179,7 @@ def paper_rows(model: str, result: dict) -> list[str]:
         name = f"{model}_paper_sgd_plain"
         rows.append(f"| [{model}](data/evidence/{name}.md) | {g['scheme']} | {etas} | "
                     f"{slope_cell(g['trends'].get('minimal_path', {}))} | "
-                    f"{g['call'].split(':')[0]} | {regret} | {runs} ({bad[0]}, {bad[1]}) |")
+                    f"{verdict_word(g['call'])} | {regret} | {runs} ({bad[0]}, {bad[1]}) |")
     return rows
 
 
@@ -230,25 +237,25 @@ def benchmark(data: Path = DATA) -> dict:
     packed = {m: data / "runs" / m / f"leaderboard_{o}{PACKED}"
               for m, c, o, _ in published(data) if c == "leaderboard"}
     boards = {m: deepest_arms(records_of(p))[1] for m, p in packed.items()}
-    lost, worse = {}, []
-    for m, arms in boards.items():
-        best = min(arms, key=lambda a: seed_mean(arms[a]))
-        acc = {a: statistics.mean(r.test_acc for r in runs) for a, runs in arms.items()
-               if all(r.test_acc is not None for r in runs)}
-        if "am_mup" in acc:
-            lost[m] = 100 * (acc[best] - acc["am_mup"])
-            law_vs_best = board(records_of(packed[m]), "depth", "val").decision.vs_best
-            if law_vs_best.get("am_mup") and law_vs_best["am_mup"].call == "worse":
-                worse.append(m)
+    lost, calls = {}, {}
+    for m, p in packed.items():
+        b = board(records_of(p), "depth", "val")
+        at = {r.arm: r for r in b.rows if r.value == b.decision.value}
+        law, best = at.get("am_mup"), at.get(b.decision.best)
+        if law and best and law.acc is not None and best.acc is not None:
+            lost[m] = 100 * (best.acc - law.acc)
+            calls.setdefault(b.decision.vs_best["am_mup"].call, []).append(m)
     d = measured_default(boards)
+    said = "; ".join(f"{call} on {', '.join(ms)}" for call, ms in calls.items())
     law = (f"the -1.5 law's LR gave {min(lost.values()):.1f}-{max(lost.values()):.1f} "
            f"test-accuracy points under the arm lowest on validation at the deepest depth on "
-           f"{len(lost)} of {len(boards)} families (worse than it by a paired interval on "
-           f"{len(worse)}; the others have too few seeds for one)" if lost else "")
+           f"{len(lost)} of {len(boards)} families (against that arm, paired over seeds: "
+           f"{said})" if lost else "")
     override = f"amup.scheme={d.arm}" if d.arm else None
     default = (f"the measured default {override} (docs/evidence.md)" if override else
                "no measured default (" + d.call.removeprefix("none: ") + ")")
-    return {"families": sorted(boards), "law_points_lost": lost, "law_worse": sorted(worse),
+    return {"families": sorted(boards), "law_points_lost": lost,
+            "law_vs_best": {c: sorted(ms) for c, ms in calls.items()},
             "default": override,
             "default_call": d.call, "command": "python sweeps/publish_evidence.py --rederive",
             "sentence": (f"Benchmark (Fashion-MNIST, {len(boards)} timm families tuned at the "
@@ -290,8 +297,8 @@ def readme_box(data: Path = DATA) -> list[str]:
         f"> - **The -1.5 law at the long horizon** (Fashion-MNIST, {len(note['families'])} timm "
         "families tuned at the shallowest depth and trained 4-5x deeper at the recipes users "
         "run): its LR gave fewer test-accuracy points than the arm lowest on validation at the "
-        f"deepest depth on every family: {lost} points; worse by a paired interval on "
-        f"{len(note['law_worse'])} of {len(note['families'])} (the rest: too few seeds).",
+        f"deepest depth on every family: {lost} points (paired over seeds: " + "; ".join(
+            f"{c} on {len(ms)}" for c, ms in note["law_vs_best"].items()) + ").",
         f"> - **Which rule is best there** (validation loss, paired over seeds, a {MARGIN} "
         f"margin): {'; '.join(verdicts)}.",
         f"> - **Measured default**: {default}. So run the leaderboard (`+sweeps="
@@ -329,11 +336,14 @@ def best_run(records: list[Record], bar: float = 0.88, done: bool = True) -> str
             f"{len(accs)} seeds: {judged}")
     if done and acc < bar:  # the bar is the family's: its best cell at any depth
         cells: dict[tuple, list[Record]] = {}  # a run per arm, depth, LR and seed, as above
-        for r in once((r for r in records if r.status == "finished" and r.val_loss is not None
-                       and r.test_acc is not None), lambda r: (r.arm, r.depth)):
+        for r in once((r for r in records if r.status in ("finished", "diverged")),
+                      lambda r: (r.arm, r.depth)):
             cells.setdefault((r.arm, r.depth, r.lr), []).append(r)
+        ran = {c: runs for c, runs in cells.items()  # a diverged seed: the cell is out
+               if all(r.status == "finished" and r.val_loss is not None
+                      and r.test_acc is not None for r in runs)}
         (arm, at, best_lr), runs = min(
-            cells.items(), key=lambda c: statistics.mean(r.val_loss for r in c[1]))
+            ran.items(), key=lambda c: statistics.mean(r.val_loss for r in c[1]))
         top_acc = statistics.mean(r.test_acc for r in runs)
         text += (f"; the family's best cell at any depth (picked on validation): {arm} at "
                  f"depth {at}, LR {best_lr:.3g}, {100 * top_acc:.1f}% test accuracy over "
@@ -393,7 +403,7 @@ def glance_row(model: str, check: str, optim: str, result: dict) -> str:
 
     am = groups.get("am_mup", {"trends": {}, "call": "-"})
     return (f"| {model} | {check} | {optim} | {100 * best:.1f}% | "
-            f"{slope_cell(am['trends'].get('minimal_path', {}))}: {am['call'].split(':')[0]} | "
+            f"{slope_cell(am['trends'].get('minimal_path', {}))}: {verdict_word(am['call'])} | "
             f"{cost('am_mup')} | {cost('standard')} |")
 
 

@@ -215,3 +215,5 @@ def test_a_slope_says_how_each_interval_was_made():
     flat = {**t, "slope": 0.0, "ci95": [0.0, 0.0], "note": ""}
     assert "t, df 1: none, the eta* lie on a line" in publish.slope_cell(flat)
     assert publish.slope_cell({}) == "-"
+    assert publish.verdict_word("slope 0.19 (2 depths: no interval)") == "2 depths: no interval"
+    assert publish.verdict_word("holds: -1.58 in [-1.85, -1.03]") == "holds"
