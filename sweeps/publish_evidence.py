@@ -71,6 +71,23 @@ def records_of(packed: Path) -> list[Record]:
     return list(_records(packed, packed.stat().st_mtime_ns))
 
 
+@functools.cache
+def _board(packed: Path, mtime_ns: int):
+    return board(records_of(packed), "depth", sweep_select(str(packed)))
+
+
+def board_of(packed: Path):
+    """A packed leaderboard's board, decided once per version of the file (the block, its
+    glance row, the benchmark sentence and README's box all read it)."""
+    return _board(packed, packed.stat().st_mtime_ns)
+
+
+def law_and_best(b) -> tuple:
+    """The -1.5 law's (am_mup's) row and the best arm's at the board's deciding depth."""
+    at = {r.arm: r for r in b.rows if r.value == b.decision.value}
+    return at.get("am_mup"), at.get(b.decision.best)
+
+
 def order(model: str, check: str, optim: str) -> tuple:
     """Families in FAMILIES' order, then the rest by name; checks and optimizers as listed."""
     family = FAMILIES.index(model) if model in FAMILIES else len(FAMILIES)
@@ -198,7 +215,7 @@ def leaderboard_block(packed: Path, published: bool) -> list[str]:
     return [f"**{model}**, {RECIPE_TEXT.get(optim, optim)}{horizon} ({links}records: "
             f"`docs/data/evidence/runs/{model}/{check}{PACKED}`). "
             f"{best_run(records, done=published)}", "",
-            leaderboard_markdown(board(records, "depth", sweep_select(str(packed)))), ""]
+            leaderboard_markdown(board_of(packed)), ""]
 
 
 def board_glance_row(model: str, optim: str, result: dict, runs: Path = DATA / "runs") -> str:
@@ -208,9 +225,8 @@ def board_glance_row(model: str, optim: str, result: dict, runs: Path = DATA / "
     lost, seed range), and AM-muP's eta* slope where its grids ran."""
     packed = runs / model / f"leaderboard_{optim}{PACKED}"
     records = records_of(packed)
-    b = board(records, "depth", sweep_select(str(packed)))
+    b = board_of(packed)
     d = b.decision
-    at = {r.arm: r for r in b.rows if r.value == d.value}
     L = {r.depth: r.depths.get("minimal_path") for r in records if r.depth is not None}
     steps = max(r.max_steps or 0 for r in records)
     if d.tied:
@@ -218,7 +234,7 @@ def board_glance_row(model: str, optim: str, result: dict, runs: Path = DATA / "
         versus = "; ".join(f"{a} {x.call}" for a, x in d.vs_standard.items())
     else:
         rule, versus = f"{d.pairs} seeds: no interval", "-"
-    law, best = at.get("am_mup"), at.get(d.best)
+    law, best = law_and_best(b)
     lost = ("not run" if law is None else "diverged" if law.acc is None else
             f"{100 * law.acc:.1f}%, {100 * (best.acc - law.acc):.1f} points under {d.best}")
     am_mup = next((g for g in result["groups"] if g["scheme"] == "am_mup"), None)
@@ -239,9 +255,8 @@ def benchmark(data: Path = DATA) -> dict:
     boards = {m: deepest_arms(records_of(p))[1] for m, p in packed.items()}
     lost, calls = {}, {}
     for m, p in packed.items():
-        b = board(records_of(p), "depth", "val")
-        at = {r.arm: r for r in b.rows if r.value == b.decision.value}
-        law, best = at.get("am_mup"), at.get(b.decision.best)
+        b = board_of(p)
+        law, best = law_and_best(b)
         if law and best and law.acc is not None and best.acc is not None:
             lost[m] = 100 * (best.acc - law.acc)
             calls.setdefault(b.decision.vs_best["am_mup"].call, []).append(m)
@@ -272,8 +287,7 @@ def readme_box(data: Path = DATA) -> list[str]:
     verdicts = []
     for model, check, optim, _ in checks:
         if check == "leaderboard":
-            d = board(records_of(data / "runs" / model / f"{check}_{optim}{PACKED}"), "depth",
-                      "val").decision
+            d = board_of(data / "runs" / model / f"{check}_{optim}{PACKED}").decision
             verdicts.append(f"{model} " + (f"tied: {', '.join(d.tied)}" if d.tied
                                            else f"{d.pairs} seeds, no interval"))
     lost = ", ".join(f"{m} {v:.1f}" for m, v in note["law_points_lost"].items())
@@ -444,14 +458,14 @@ def coord_table(folder: Path = ROOT / "docs" / "data" / "coord") -> list[str]:
 
 def tables(data: Path = DATA) -> dict[str, list[str]]:
     """Every summary table of the pages, from docs/data alone."""
-    header = ["| model | check | optimizer | scheme | eta* by size | {} (intervals: seed resamples + grid; t) "
-              "| R^2 | verdict | regret at each larger size (relative; range over seeds) "
+    header = ["| model | check | optimizer | scheme | eta* by size | {} (intervals: seed "
+              "resamples + grid; t) | R^2 | verdict | regret at each larger size (relative; range over seeds) "
               "| acc at eta* / transferred | compute saved | runs (diverged, failed) |",
               "|" + "---|" * 12]
     checks = published(data)
     out = {"glance": ["| family | horizon | optimizer | best held-out acc | AM-muP's eta* "
-                      "exponent (intervals): the -1.5 law | points lost at a deeper model, the law's "
-                      "LR | the same, one LR with timm's init |", "|" + "---|" * 7],
+                      "exponent (intervals): the -1.5 law | points lost at a deeper model, the "
+                      "law's LR | the same, one LR with timm's init |", "|" + "---|" * 7],
            "depth": [header[0].format("slope"), header[1]],
            "width": [header[0].format("drift per doubling"), header[1]],
            "links": links_table(checks, data / "runs"), "coord": coord_table(),
