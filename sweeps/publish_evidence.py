@@ -32,7 +32,7 @@ from amup_timm.experiments.leaderboard import board, deepest_arms
 from amup_timm.experiments.records import (DONE, PACKED, Record, collect, is_done, pack,
                                            unpacked)
 from amup_timm.experiments.reference_runs import sweep_select
-from amup_timm.experiments.report import leaderboard_markdown
+from amup_timm.experiments.report import diff_text, leaderboard_markdown
 from amup_timm.experiments.verdict import Trend, compute_s, interval
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +86,38 @@ def law_and_best(b) -> tuple:
     """The -1.5 law's (am_mup's) row and the best arm's at the board's deciding depth."""
     at = {r.arm: r for r in b.rows if r.value == b.decision.value}
     return at.get("am_mup"), at.get(b.decision.best)
+
+
+def law_calls(d) -> tuple[str, str]:
+    """The rule's call on the -1.5 law (am_mup) at a board's deciding depth: against the best
+    arm and against the deep model's own optimum."""
+    best = ("best" if d.best == "am_mup" else
+            d.vs_best["am_mup"].call if "am_mup" in d.vs_best else "not run")
+    opt = d.vs_optimum.get("am_mup")
+    return best, (opt.call if opt else "no grid there")
+
+
+def span(records: list[Record]) -> float:
+    """How many times deeper in minimal-path L the deepest transferred model is than the
+    shallowest grid's."""
+    L = {r.depth: r.depths.get("minimal_path") for r in records if r.depth is not None}
+    return L[max(L)] / L[min(L)]
+
+
+def spread(values: list[float], fmt_: str = ".1f") -> str:
+    """``4.2-4.6`` (one value alone where they agree)."""
+    lo, hi = format(min(values), fmt_), format(max(values), fmt_)
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+def points(lost: dict[str, float]) -> str:
+    """The law's test-accuracy points against the best arm, worded by their sign."""
+    v = list(lost.values())
+    if all(x > 0 for x in v):
+        return f"{spread(v)} test-accuracy points under"
+    if all(x < 0 for x in v):
+        return f"{spread([-x for x in v])} test-accuracy points over"
+    return f"{min(-x for x in v):+.1f} to {max(-x for x in v):+.1f} test-accuracy points against"
 
 
 def order(model: str, check: str, optim: str) -> tuple:
@@ -237,12 +269,16 @@ def board_glance_row(model: str, optim: str, result: dict, runs: Path = DATA / "
     law, best = law_and_best(b)
     lost = ("not run" if law is None else "diverged" if law.acc is None else
             f"{100 * law.acc:.1f}%, {100 * (best.acc - law.acc):.1f} points under {d.best}")
+    if law is not None and d.best != "am_mup":
+        lost += f"; {diff_text(d.vs_best.get('am_mup'))}"
+    optimum = (f"{diff_text(d.vs_optimum['am_mup'])} ({d.optimum})" if "am_mup" in d.vs_optimum
+               else "no grid there")
     am_mup = next((g for g in result["groups"] if g["scheme"] == "am_mup"), None)
     slope = slope_cell(am_mup["trends"].get("minimal_path", {})) if am_mup else "-"
     return (f"| [{model}](data/evidence/{model}_leaderboard_{optim}.md) | "
             f"{RECIPE_TEXT.get(optim, optim)}, {steps:,} steps | {min(L)} -> {d.value} "
             f"({fmt(L[min(L)], 'g')} -> {fmt(L[d.value], 'g')}) | {d.pairs} | {rule} | "
-            f"{versus} | {lost} | {slope} |")
+            f"{versus} | {lost} | {optimum} | {slope} |")
 
 
 def benchmark(data: Path = DATA) -> dict:
@@ -253,28 +289,35 @@ def benchmark(data: Path = DATA) -> dict:
     packed = {m: data / "runs" / m / f"leaderboard_{o}{PACKED}"
               for m, c, o, _ in published(data) if c == "leaderboard"}
     boards = {m: deepest_arms(records_of(p))[1] for m, p in packed.items()}
-    lost, calls = {}, {}
+    lost, calls, at_optimum, spans = {}, {}, {}, []
     for m, p in packed.items():
         b = board_of(p)
+        spans.append(span(records_of(p)))
         law, best = law_and_best(b)
         if law and best and law.acc is not None and best.acc is not None:
             lost[m] = 100 * (best.acc - law.acc)
-            calls.setdefault(b.decision.vs_best["am_mup"].call, []).append(m)
+            vs_best, vs_optimum = law_calls(b.decision)
+            calls.setdefault(vs_best, []).append(m)
+            at_optimum.setdefault(vs_optimum, []).append(m)
     d = measured_default(boards)
     said = "; ".join(f"{call} on {', '.join(ms)}" for call, ms in calls.items())
-    law = (f"the -1.5 law's LR gave {min(lost.values()):.1f}-{max(lost.values()):.1f} "
-           f"test-accuracy points under the arm lowest on validation at the deepest depth on "
-           f"{len(lost)} of {len(boards)} families (against that arm, paired over seeds: "
-           f"{said})" if lost else "")
+    said_optimum = "; ".join(f"{call} on {', '.join(ms)}" for call, ms in at_optimum.items())
+    law = (f"the -1.5 law's LR gave {points(lost)} the arm lowest on validation at the deepest "
+           f"depth on {len(lost)} of {len(boards)} families (validation loss paired over seeds, "
+           f"against that arm: {said}; against the deep model's own optimum: {said_optimum})"
+           if lost else "")
     override = f"amup.scheme={d.arm}" if d.arm else None
     default = (f"the measured default {override} (docs/evidence.md)" if override else
                "no measured default (" + d.call.removeprefix("none: ") + ")")
     return {"families": sorted(boards), "law_points_lost": lost,
             "law_vs_best": {c: sorted(ms) for c, ms in calls.items()},
+            "law_vs_optimum": {c: sorted(ms) for c, ms in at_optimum.items()},
+            "span": [round(min(spans), 1), round(max(spans), 1)] if spans else [],
             "default": override,
             "default_call": d.call, "command": "python sweeps/publish_evidence.py --rederive",
             "sentence": (f"Benchmark (Fashion-MNIST, {len(boards)} timm families tuned at the "
-                         f"shallowest depth and trained 4-5x deeper, long horizon): {law}; "
+                         f"shallowest depth and trained {spread(spans) if spans else '?'}x "
+                         f"deeper in minimal-path L, long horizon): {law}; "
                          f"{default}.")}
 
 
@@ -291,6 +334,8 @@ def readme_box(data: Path = DATA) -> list[str]:
             verdicts.append(f"{model} " + (f"tied: {', '.join(d.tied)}" if d.tied
                                            else f"{d.pairs} seeds, no interval"))
     lost = ", ".join(f"{m} {v:.1f}" for m, v in note["law_points_lost"].items())
+    calls = "; ".join(f"{c} on {len(ms)}" for c, ms in note["law_vs_best"].items())
+    at_optimum = "; ".join(f"{c} on {len(ms)}" for c, ms in note["law_vs_optimum"].items())
     paper = [f"{m} {fmt(g['trends']['minimal_path']['slope'], '+.2f')}"
              for m, c, _, r in checks if c == "paper"
              for g in r["groups"] if g["scheme"] == "am_mup"]
@@ -309,10 +354,10 @@ def readme_box(data: Path = DATA) -> list[str]:
         "by `python sweeps/publish_evidence.py`; [docs/evidence.md](docs/evidence.md), "
         "[docs/width.md](docs/width.md))",
         f"> - **The -1.5 law at the long horizon** (Fashion-MNIST, {len(note['families'])} timm "
-        "families tuned at the shallowest depth and trained 4-5x deeper at the recipes users "
-        "run): its LR gave fewer test-accuracy points than the arm lowest on validation at the "
-        f"deepest depth on every family: {lost} points (paired over seeds: " + "; ".join(
-            f"{c} on {len(ms)}" for c, ms in note["law_vs_best"].items()) + ").",
+        f"families tuned at the shallowest depth and trained {spread(note['span'])}x deeper at "
+        f"the recipes users run): its LR gave {points(note['law_points_lost'])} the arm lowest "
+        f"on validation at the deepest depth: {lost} (validation loss paired over seeds, "
+        f"against that arm: {calls}; against the deep model's own optimum: {at_optimum}).",
         f"> - **Which rule is best there** (validation loss, paired over seeds, a {MARGIN} "
         f"margin): {'; '.join(verdicts)}.",
         f"> - **Measured default**: {default}. So run the leaderboard (`+sweeps="
@@ -327,7 +372,8 @@ def best_run(records: list[Record], bar: float = 0.88, done: bool = True) -> str
     """The shallowest grid's best cell, picked on validation (each scheme's eta*, the lowest
     validation loss among them), its seed-mean test accuracy, and whether it clears ``bar``
     (judged when the check is ``done``; before, the cell so far)."""
-    grid = once((r for r in records if r.stage in ("grid", "refine") and r.status == "finished"),
+    grid = once((r for r in records if r.stage in ("grid", "refine")  # a diverged seed counts
+                 and r.status in ("finished", "diverged")),
                 lambda r: (r.scheme, r.scale.get("depth", 1)))  # a run per model, LR and seed
     if not grid:
         return "No grid run yet."
@@ -476,8 +522,9 @@ def tables(data: Path = DATA) -> dict[str, list[str]]:
            "leaderboard": [], "board_glance": [
                "| family | recipe | blocks (minimal-path L) | seeds at the deepest | arms tied "
                "with the best (validation loss) | each against timm's one LR | the -1.5 law "
-               "(am_mup): test accuracy, points under the best arm | AM-muP's eta* slope in L "
-               "(intervals) |", "|" + "---|" * 8],
+               "(am_mup): test accuracy, points under the best arm; validation loss against it "
+               "| the law against the deep optimum (validation loss) | AM-muP's eta* slope in L "
+               "(intervals) |", "|" + "---|" * 9],
            "cost": cost_table(data / "runs"), "combined_fmnist": [],
            "width_fmnist": [header[0].format("drift per doubling").replace(
                "| regret", "| test-loss regret").replace("| acc at", "| test acc at").replace(

@@ -81,8 +81,9 @@ def test_a_leaderboard_block_is_made_from_its_records_running_or_published():
 
 def test_a_finished_leaderboard_at_a_glance_is_its_boards_deepest_depth():
     """The glance row of a finished leaderboard gives the seeds at the deepest depth and the
-    rule's verdict there (the tied set, or no interval with 2 seeds), the law's test accuracy
-    and its points under the best arm, and AM-muP's slope from the verdict."""
+    rule's verdict there (the tied set, or no interval with 2 seeds), the law's test accuracy,
+    its points under the best arm and its paired gap to it, its gap to the deep optimum, and
+    AM-muP's slope from the verdict."""
     from amup_timm.experiments.leaderboard import board
     from amup_timm.experiments.records import collect
 
@@ -97,10 +98,43 @@ def test_a_finished_leaderboard_at_a_glance_is_its_boards_deepest_depth():
     assert cells[4] == (f"tied: {', '.join(d.tied)}" if d.tied
                         else f"{d.pairs} seeds: no interval")
     law, best = at["am_mup"], at[d.best]
+    gap, opt = d.vs_best["am_mup"], d.vs_optimum["am_mup"]
     assert cells[6] == (f"{100 * law.acc:.1f}%, {100 * (best.acc - law.acc):.1f} points under "
-                        f"{d.best}")
+                        f"{d.best}; {gap.mean:+.4f} [{gap.lo:+.4f}, {gap.hi:+.4f}] {gap.call}")
+    assert cells[7] == f"{opt.mean:+.4f} [{opt.lo:+.4f}, {opt.hi:+.4f}] {opt.call} ({d.optimum})"
     slope = next(g for g in result["groups"] if g["scheme"] == "am_mup")["trends"]
-    assert cells[7] == publish.slope_cell(slope["minimal_path"])
+    assert cells[8] == publish.slope_cell(slope["minimal_path"])
+
+
+def test_a_leaderboards_verdict_json_keeps_its_fields_and_adds_the_decision():
+    """verdict.json of a published leaderboard still reads as before (its fields from before
+    the rule) and carries the rule's decision as data: the tied set, each comparison with its
+    interval, the pick and its overrides, as the board decides them from the records."""
+    from amup_timm.experiments.leaderboard import board
+    from amup_timm.experiments.records import collect
+
+    result = json.loads((publish.DATA / "convnext_narrow_leaderboard_adamw.json").read_text())
+    assert {"axis", "select", "measure", "groups", "leaderboard", "command"} <= set(result)
+    b = board(collect(publish.DATA / "runs" / "convnext_narrow" / "leaderboard_adamw.tar.gz"),
+              "depth", "val")
+    d = result["decision"]
+    assert d["tied"] == b.decision.tied and d["pick"] == b.named and d["pairs"] == 4
+    law = d["vs_best"]["am_mup"]
+    assert law["lo"] < law["mean"] < law["hi"] and law["call"] == "worse"
+    assert law["mean"] == pytest.approx(b.decision.vs_best["am_mup"].mean)
+    assert d["overrides"] == b.overrides and d["overrides"][0] == f"amup.scheme={b.named}"
+
+
+def test_the_laws_words_follow_the_sign_and_the_call():
+    """The box's and the log line's words on the law come from the numbers: points under or
+    over the best arm by their sign, and "best" where the law is the best arm (it has no
+    comparison with itself)."""
+    from amup_timm.experiments.decide import Decision
+
+    assert publish.points({"a": 1.5, "b": 2.7}) == "1.5-2.7 test-accuracy points under"
+    assert publish.points({"a": -0.4, "b": -0.4}) == "0.4 test-accuracy points over"
+    assert publish.points({"a": 1.5, "b": -0.3}) == "-1.5 to +0.3 test-accuracy points against"
+    assert publish.law_calls(Decision(9, 4, "am_mup")) == ("best", "no grid there")
 
 
 def test_the_cost_table_counts_every_run_of_each_depth():

@@ -104,7 +104,12 @@ def test_the_call_names_what_holds():
     rows = [size_row(False)] * 3
     assert verdict_text(t, -1.5, "depth", rows).startswith("holds")
     assert verdict_text(replace(t, bootstrap95=[-1.45, -1.3]), -1.5, "depth", rows).startswith(
-        "another exponent fits: slope -1.40, seed bootstrap + grid [-1.45, -1.30]")
+        "another exponent fits: slope -1.40, seed bootstrap [-1.45, -1.30]")
+    # the label names the intervals that were joined, and the t-interval where neither ran
+    assert verdict_text(replace(t, bootstrap95=[None, None], resolution=[-1.45, -1.3]), -1.5,
+                        "depth", rows).endswith("grid [-1.45, -1.30], excludes the predicted -1.5")
+    assert verdict_text(replace(t, bootstrap95=[None, None]), -1.5, "depth", rows) == (
+        "holds: slope -1.40, t 95% [-2.00, -1.00] contains the predicted -1.5")
     assert verdict_text(replace(t, r2=0.3), -1.5, "depth", rows).startswith("no power law fits")
     assert "grid's edge" in verdict_text(t, -1.5, "depth", [size_row(True)] * 3)
     # an interval wide enough to hold one LR as well cannot tell the law from it, either way
@@ -147,6 +152,8 @@ def test_eta_range_follows_the_seeds():
     assert eta_range(agree) == (0.0, 0.0)
     split = {0.1: {0: 0.4, 1: 1.0}, 1.0: {0: 0.5, 1: 0.5}}  # seed 0 prefers 0.1, seed 1 1.0
     assert eta_range(split) == (-1.0, 0.0)
+    # a small resample space is enumerated, whatever the number of draws asked for
+    assert eta_range(split, samples=1) == eta_range(split, samples=1, seed=1) == (-1.0, 0.0)
 
 
 def test_regret_compute_saved_and_divergence():

@@ -21,7 +21,7 @@ import math
 import subprocess
 import sys
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -371,10 +371,14 @@ class CheckOnMultirunEnd(Callback):
 
 
 def judge(records: list[Record], axis: str, select: str, measure: str) -> Verdict:
-    """The verdict, with the leaderboard's table where the check ran several arms."""
+    """The verdict, with the leaderboard's table and the rule's decision (the picked arm's
+    overrides with it) where the check ran several arms."""
     result = verdict(records, axis, select, measure)
     if any(r.arm != r.scheme for r in records):
-        result.leaderboard = leaderboard_markdown(board(records, axis, select))
+        b = board(records, axis, select)
+        result.leaderboard = leaderboard_markdown(b)
+        if b.decision is not None:
+            result.decision = {**asdict(b.decision), "overrides": b.overrides}
     return result
 
 

@@ -60,6 +60,7 @@ class Board:
     """Rows per depth, the best grid cell per depth, and the named arm."""
 
     axis: str
+    select: Select = DEFAULT_SELECT  # what picked each grid's best cell
     rows: list[ArmRow] = field(default_factory=list)
     best: dict[Any, BestCell] = field(default_factory=dict)
     named: str | None = None  # the arm the rule picks from the tied set (None: no interval)
@@ -92,7 +93,7 @@ def board(records: list[Record], axis: str = "depth", select: Select = DEFAULT_S
     for r in done:  # the extra seeds at a grid's eta* select nothing: kept apart
         target = {"transfer": moved, "seeds": extra}.get(r.stage, grids)
         target[axis_value(r, axis)][r.arm if r.stage == "transfer" else r.scheme].append(r)
-    out = Board(axis)
+    out = Board(axis, select)
     for value in sorted(moved):
         best = None
         for scheme, recs in grids.get(value, {}).items():

@@ -19,7 +19,7 @@ from typing import Any
 from .eta import SELECT_HELP
 from .plots import check_plots, coord_plot, probe_plots
 from ..config import MEASURES
-from .decide import MARGIN, Decision, Diff
+from .decide import MARGIN, MIN_PAIRS, Decision, Diff
 from .leaderboard import Board
 from .records import write_json
 from .verdict import TestRegret, Verdict
@@ -229,8 +229,9 @@ def leaderboard_markdown(b: Board) -> str:
         lines.append(f"| {r.value} | {r.arm} | {_f(r.lr, '.3g')} | {acc} | {loss} | "
                      f"{_f(r.gap, '+.4f')} | {_f(r.regret, '+.4f')} | "
                      f"{_f(r.eta_star, '.3g')} |")
+    picked = "validation" if b.select == "val" else SELECT_HELP[b.select]
     for value, best in sorted(b.best.items()):
-        lines.append(f"\nBest grid at {b.axis} {value} (picked on validation): {best.scheme} "
+        lines.append(f"\nBest grid at {b.axis} {value} (picked on {picked}): {best.scheme} "
                      f"at LR {best.lr:.3g}, test loss {_f(best.loss, '.4f')}, acc "
                      f"{100 * best.acc:.1f}%")
     if b.decision is not None:
@@ -243,7 +244,7 @@ def leaderboard_markdown(b: Board) -> str:
     return "\n".join(lines)
 
 
-def _diff(d: Diff | None) -> str:
+def diff_text(d: Diff | None) -> str:
     """``+0.0123 [+0.0040, +0.0206] worse`` (validation loss; n pairs)."""
     if d is None:
         return "-"
@@ -256,16 +257,19 @@ def decision_markdown(d: Decision) -> list[str]:
     optimum (validation loss, paired over seeds, Bonferroni-corrected 95% t-intervals), with
     the test split's differences beside them."""
     arms = [d.best] + sorted(d.vs_best, key=lambda a: d.vs_best[a].mean or 0.0)
+    df = f", df {d.pairs - 1}" if d.pairs >= MIN_PAIRS else ""
+    m = ", ".join(str(len(c)) if c else "-" for c in (d.vs_best, d.vs_standard, d.vs_optimum))
     lines = [f"Decision at {d.value} ({d.pairs} paired seeds; validation loss differences, "
-             f"paired t, Bonferroni 95%; tied under {MARGIN} or where the interval holds 0):",
+             f"paired t{df}, Bonferroni 95% within each column (m = {m}); tied under {MARGIN} "
+             "or where the interval holds 0):",
              "", "| arm | vs the best | vs timm's one LR | vs the optimum"
              f" ({d.optimum or 'no grid here'}) | test loss vs the optimum | test acc points |",
              "|---|---|---|---|---|---|"]
     for a in arms:
         opt = d.vs_optimum.get(a)
-        lines.append(f"| {a} | {'best' if a == d.best else _diff(d.vs_best.get(a))} | "
-                     f"{'-' if a == 'standard' else _diff(d.vs_standard.get(a))} | "
-                     f"{_diff(opt)} | {_f(opt.test_loss if opt else None, '+.4f')} | "
+        lines.append(f"| {a} | {'best' if a == d.best else diff_text(d.vs_best.get(a))} | "
+                     f"{'-' if a == 'standard' else diff_text(d.vs_standard.get(a))} | "
+                     f"{diff_text(opt)} | {_f(opt.test_loss if opt else None, '+.4f')} | "
                      f"{_f(opt.test_acc_points if opt else None, '+.2f')} |")
     return lines
 

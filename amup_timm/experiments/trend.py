@@ -109,10 +109,15 @@ def resolution_interval(xs: list[float], halves: list[float | None], fitted: dic
 
 def eta_range(cells: dict[float, dict[int, float]], samples: int = 1000,
               seed: int = 0) -> tuple[float, float] | None:
-    """95% range of log10 eta* with the seeds resampled (the argmin redone each time)."""
+    """95% range of log10 eta* with the seeds resampled (the argmin redone each time): every
+    resample where there are at most ``EXACT``, else ``samples`` random draws."""
     seeds = all_seeds(cells)
-    rng = random.Random(seed)
-    picks = [argmin_lr(cells, [rng.choice(seeds) for _ in seeds]) for _ in range(samples)]
+    if len(seeds) ** len(seeds) <= EXACT:
+        resamples = [list(r) for r in itertools.product(seeds, repeat=len(seeds))]
+    else:
+        rng = random.Random(seed)
+        resamples = [[rng.choice(seeds) for _ in seeds] for _ in range(samples)]
+    picks = [argmin_lr(cells, r) for r in resamples]
     logs = [math.log10(e) for e in picks if e is not None]
     return central95(logs) if logs else None
 

@@ -134,12 +134,14 @@ class Verdict:
     groups: list[GroupVerdict]
     leaderboard: str | None = None  # the arms' table (markdown), where several arms ran
     command: str | None = None  # the check's amup-train command
+    decision: dict[str, Any] | None = None  # the rule at the deepest depth (decide.Decision)
 
     def to_json(self) -> dict[str, Any]:
-        """verdict.json's content: the fields, less an unset command or leaderboard, a row's
-        eta_range where it has no eta* and a regret's test where its runs had no test split."""
+        """verdict.json's content: the fields, less an unset command, leaderboard or decision,
+        a row's eta_range where it has no eta* and a regret's test where its runs had no test
+        split."""
         out = {k: v for k, v in asdict(self).items()
-               if v is not None or k not in ("leaderboard", "command")}
+               if v is not None or k not in ("leaderboard", "command", "decision")}
         for g in out["groups"]:
             for r in g["rows"]:
                 if r["eta_star"] is None:
@@ -381,8 +383,9 @@ def verdict_text(t: Trend | None, exponent: float, axis: str, rows: list[SizeRow
     if lo is None:
         return f"{name} {t.slope:.2f} ({t.note or 'no interval'}){edge}"
     rival = RIVALS.get((axis, exponent == 0))
-    span = f"{'seed bootstrap + grid' if t.bootstrap95[0] is not None else 't 95%'} " \
-           f"[{lo:.2f}, {hi:.2f}]"
+    made = [what for what, iv in (("seed bootstrap", t.bootstrap95), ("grid", t.resolution))
+            if iv and iv[0] is not None]  # what interval() joined, or its t-interval
+    span = f"{' + '.join(made) or 't 95%'} [{lo:.2f}, {hi:.2f}]"
     if lo <= exponent <= hi and rival is not None and lo <= rival[0] <= hi:
         return (f"cannot tell: {name} {t.slope:.2f}, {span} contains the predicted "
                 f"{exponent:g} and {rival[1]}: a wider span or a finer grid decides{edge}")
