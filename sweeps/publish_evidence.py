@@ -97,10 +97,15 @@ def law_calls(d) -> tuple[str, str]:
     return best, (opt.call if opt else "no grid there")
 
 
+def minimal_path(records: list[Record]) -> dict:
+    """Each depth's minimal-path L."""
+    return {r.depth: r.depths.get("minimal_path") for r in records if r.depth is not None}
+
+
 def span(records: list[Record]) -> float:
     """How many times deeper in minimal-path L the deepest transferred model is than the
     shallowest grid's."""
-    L = {r.depth: r.depths.get("minimal_path") for r in records if r.depth is not None}
+    L = minimal_path(records)
     return L[max(L)] / L[min(L)]
 
 
@@ -108,6 +113,11 @@ def spread(values: list[float], fmt_: str = ".1f") -> str:
     """``4.2-4.6`` (one value alone where they agree)."""
     lo, hi = format(min(values), fmt_), format(max(values), fmt_)
     return lo if lo == hi else f"{lo}-{hi}"
+
+
+def said(by_call: dict[str, list[str]], count: bool = False) -> str:
+    """``worse on a, b; tied on c``, or with ``count`` ``worse on 2; tied on 1``."""
+    return "; ".join(f"{c} on {len(ms) if count else ', '.join(ms)}" for c, ms in by_call.items())
 
 
 def points(lost: dict[str, float]) -> str:
@@ -259,7 +269,7 @@ def board_glance_row(model: str, optim: str, result: dict, runs: Path = DATA / "
     records = records_of(packed)
     b = board_of(packed)
     d = b.decision
-    L = {r.depth: r.depths.get("minimal_path") for r in records if r.depth is not None}
+    L = minimal_path(records)
     steps = max(r.max_steps or 0 for r in records)
     if d.tied:
         rule = f"tied: {', '.join(d.tied)}"
@@ -300,11 +310,10 @@ def benchmark(data: Path = DATA) -> dict:
             calls.setdefault(vs_best, []).append(m)
             at_optimum.setdefault(vs_optimum, []).append(m)
     d = measured_default(boards)
-    said = "; ".join(f"{call} on {', '.join(ms)}" for call, ms in calls.items())
-    said_optimum = "; ".join(f"{call} on {', '.join(ms)}" for call, ms in at_optimum.items())
     law = (f"the -1.5 law's LR gave {points(lost)} the arm lowest on validation at the deepest "
            f"depth on {len(lost)} of {len(boards)} families (validation loss paired over seeds, "
-           f"against that arm: {said}; against the deep model's own optimum: {said_optimum})"
+           f"against that arm: {said(calls)}; against the deep model's own optimum: "
+           f"{said(at_optimum)})"
            if lost else "")
     override = f"amup.scheme={d.arm}" if d.arm else None
     default = (f"the measured default {override} (docs/evidence.md)" if override else
@@ -334,8 +343,6 @@ def readme_box(data: Path = DATA) -> list[str]:
             verdicts.append(f"{model} " + (f"tied: {', '.join(d.tied)}" if d.tied
                                            else f"{d.pairs} seeds, no interval"))
     lost = ", ".join(f"{m} {v:.1f}" for m, v in note["law_points_lost"].items())
-    calls = "; ".join(f"{c} on {len(ms)}" for c, ms in note["law_vs_best"].items())
-    at_optimum = "; ".join(f"{c} on {len(ms)}" for c, ms in note["law_vs_optimum"].items())
     paper = [f"{m} {fmt(g['trends']['minimal_path']['slope'], '+.2f')}"
              for m, c, _, r in checks if c == "paper"
              for g in r["groups"] if g["scheme"] == "am_mup"]
@@ -357,7 +364,8 @@ def readme_box(data: Path = DATA) -> list[str]:
         f"families tuned at the shallowest depth and trained {spread(note['span'])}x deeper at "
         f"the recipes users run): its LR gave {points(note['law_points_lost'])} the arm lowest "
         f"on validation at the deepest depth: {lost} (validation loss paired over seeds, "
-        f"against that arm: {calls}; against the deep model's own optimum: {at_optimum}).",
+        f"against that arm: {said(note['law_vs_best'], count=True)}; against the deep model's "
+        f"own optimum: {said(note['law_vs_optimum'], count=True)}).",
         f"> - **Which rule is best there** (validation loss, paired over seeds, a {MARGIN} "
         f"margin): {'; '.join(verdicts)}.",
         f"> - **Measured default**: {default}. So run the leaderboard (`+sweeps="

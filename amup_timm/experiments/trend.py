@@ -52,27 +52,31 @@ def trend(xs: list[float], etas: list[float], axis: str) -> dict[str, Any]:
 EXACT = 10_000  # resample spaces up to this size are enumerated; larger ones are drawn
 
 
+def seed_resamples(seeds: list, samples: int, seed: int) -> tuple[list[list], str]:
+    """The seeds' bootstrap resamples and how they were made: every one where the space
+    (seeds ** seeds) is at most ``EXACT``, else ``samples`` random draws."""
+    space = len(seeds) ** len(seeds)
+    if space <= EXACT:
+        return ([list(p) for p in itertools.product(seeds, repeat=len(seeds))],
+                f"seed bootstrap, exact ({space} resamples)")
+    rng = random.Random(seed)
+    return ([[rng.choice(seeds) for _ in seeds] for _ in range(samples)],
+            f"seed bootstrap ({samples} draws)")
+
+
 def bootstrap_interval(by_value: dict[Any, dict[float, dict[int, float]]], xs: dict[Any, float],
                        axis: str, samples: int = 2000, seed: int = 0
                        ) -> tuple[list[float | None], str]:
     """The trend's 95% percentile interval with the seeds resampled (the same resample at every
-    size, the argmin redone, the trend refitted) and its method: every resample enumerated
-    where the space (seeds ** seeds) is at most ``EXACT``, else ``samples`` random draws."""
+    size, the argmin redone, the trend refitted) and its method (``seed_resamples``)."""
     seeds = sorted({s for cells in by_value.values() for c in cells.values() for s in c},
                    key=str)
     if len(seeds) < 2 or len(by_value) < 3:
         return [None, None], ""
-    space = len(seeds) ** len(seeds)
-    if space <= EXACT:
-        picks = list(itertools.product(seeds, repeat=len(seeds)))
-        method = f"seed bootstrap, exact ({space} resamples)"
-    else:
-        rng = random.Random(seed)
-        picks = [[rng.choice(seeds) for _ in seeds] for _ in range(samples)]
-        method = f"seed bootstrap ({samples} draws)"
+    picks, method = seed_resamples(seeds, samples, seed)
     slopes = []
     for pick in picks:
-        pts = [(xs[v], argmin_lr(cells, list(pick))) for v, cells in by_value.items()]
+        pts = [(xs[v], argmin_lr(cells, pick)) for v, cells in by_value.items()]
         pts = [(x, e) for x, e in pts if e is not None]
         if len({x for x, _ in pts}) >= 2:
             s = trend([x for x, _ in pts], [e for _, e in pts], axis)["slope"]
@@ -109,15 +113,9 @@ def resolution_interval(xs: list[float], halves: list[float | None], fitted: dic
 
 def eta_range(cells: dict[float, dict[int, float]], samples: int = 1000,
               seed: int = 0) -> tuple[float, float] | None:
-    """95% range of log10 eta* with the seeds resampled (the argmin redone each time): every
-    resample where there are at most ``EXACT``, else ``samples`` random draws."""
-    seeds = all_seeds(cells)
-    if len(seeds) ** len(seeds) <= EXACT:
-        resamples = [list(r) for r in itertools.product(seeds, repeat=len(seeds))]
-    else:
-        rng = random.Random(seed)
-        resamples = [[rng.choice(seeds) for _ in seeds] for _ in range(samples)]
-    picks = [argmin_lr(cells, r) for r in resamples]
+    """95% range of log10 eta* with the seeds resampled (the argmin redone each time; the
+    resamples: ``seed_resamples``)."""
+    picks = [argmin_lr(cells, r) for r in seed_resamples(all_seeds(cells), samples, seed)[0]]
     logs = [math.log10(e) for e in picks if e is not None]
     return central95(logs) if logs else None
 
